@@ -1,0 +1,151 @@
+"""The pack's command line: ``eflowgpu <subcommand>`` (also ``python -m eflowgpu``).
+
+Each subcommand is a function that adds its parser (with ``set_defaults(func=handler)``) and is
+listed in :data:`SUBCOMMANDS`; a handler takes the parsed arguments and a :class:`CliContext` and
+returns the exit code. The context is the seam for tests: it carries the runner, the PowerShell
+finder and the output streams.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO, TypeAlias
+
+from eflowgpu.host.collector import (
+    Runner,
+    SubprocessRunner,
+    collect_host_snapshot,
+    find_powershell,
+    write_snapshot,
+)
+from eflowgpu.host.commands import HOST_PROBES
+
+__all__ = ["SUBCOMMANDS", "CliContext", "Handler", "build_parser", "main"]
+
+POWERSHELL_NOT_FOUND = "PowerShell not found: run this on the Windows host, or use collect-host.ps1"
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class CliContext:
+    """What a subcommand needs from the outside world."""
+
+    runner: Runner
+    find_powershell: Callable[[], str | None]
+    stdout: TextIO
+    stderr: TextIO
+
+
+Handler: TypeAlias = Callable[[argparse.Namespace, CliContext], int]
+"""A subcommand: parsed arguments and context in, exit code out."""
+
+if TYPE_CHECKING:
+    SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _default_context() -> CliContext:
+    return CliContext(
+        runner=SubprocessRunner(),
+        find_powershell=find_powershell,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+    )
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    return value
+
+
+# --- collect-host ---------------------------------------------------------------------------------
+
+
+def _add_collect_host(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "collect-host",
+        help="run the host probes on this Windows host and write a host snapshot",
+        description=(
+            "Run the read-only host probes through PowerShell and write an "
+            "eflow-gpu-host-snapshot/1 JSON file. Hosts without Python can use collect-host.ps1, "
+            "which writes the same format."
+        ),
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="PATH", help="snapshot file to write")
+    parser.add_argument("--host", metavar="LABEL", help="label of the system (default: the computer name)")
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="time limit per probe (default: 120)",
+    )
+    parser.set_defaults(func=_run_collect_host)
+
+
+def _run_collect_host(args: argparse.Namespace, context: CliContext) -> int:
+    out: Path = args.out
+    if not out.parent.is_dir():
+        print(f"eflowgpu collect-host: directory does not exist: {out.parent}", file=context.stderr)
+        return EXIT_USAGE
+    powershell = context.find_powershell()
+    if powershell is None:
+        print(f"eflowgpu collect-host: {POWERSHELL_NOT_FOUND}", file=context.stderr)
+        return EXIT_USAGE
+    if sys.platform != "win32":
+        print("eflowgpu collect-host: warning: not on Windows, the probes will fail", file=context.stderr)
+    probes = HOST_PROBES
+    if args.timeout is not None:
+        probes = tuple(replace(probe, timeout_s=args.timeout) for probe in HOST_PROBES)
+    snapshot = collect_host_snapshot(context.runner, host=args.host, probes=probes, powershell=powershell)
+    try:
+        write_snapshot(snapshot, out)
+    except OSError as exc:
+        print(f"eflowgpu collect-host: cannot write {out}: {exc}", file=context.stderr)
+        return EXIT_FAILURE
+    failed = [name for name, record in snapshot["probes"].items() if record["exit_code"] != 0]
+    summary = f"wrote {out}: {len(probes)} probes, {len(failed)} with a non-zero exit code"
+    if failed:
+        summary += f" ({', '.join(failed)})"
+    print(summary, file=context.stdout)
+    return EXIT_OK
+
+
+# --- parser and entry point -----------------------------------------------------------------------
+
+SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_collect_host,)
+"""Functions that each add one subcommand to the parser."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand of :data:`SUBCOMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="eflowgpu",
+        description="EFLOW GPU qualification pack",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_subcommand in SUBCOMMANDS:
+        add_subcommand(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, context: CliContext | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code.
+
+    ``context`` replaces the real runner, PowerShell finder and streams (for tests). Usage errors
+    exit 2 through argparse.
+    """
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.func
+    return handler(args, context or _default_context())

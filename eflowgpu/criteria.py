@@ -1,0 +1,98 @@
+"""Criteria and verdicts: the vocabulary every rule and every report shares.
+
+Statuses and verdicts are exactly the contract's (``contracts/report.md``); criterion ids are
+stable. A criterion is computed once by a rule; the pytest outcome and every report are derived
+from the same object, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Outcome of one criterion."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    UNKNOWN = "unknown"
+    SKIP = "skip"
+
+
+class Verdict(StrEnum):
+    """Outcome for one GPU, the first that applies in this order."""
+
+    UNSUPPORTED = "unsupported"
+    NOT_ELIGIBLE = "not-eligible"
+    INCOMPLETE = "incomplete"
+    ELIGIBLE_WITH_WARNINGS = "eligible-with-warnings"
+    ELIGIBLE = "eligible"
+
+
+HOST_CRITERIA: tuple[tuple[str, str], ...] = (
+    ("gpu.supported", "the profile has a row for this GPU"),
+    ("os.edition", "the Windows edition is one the GPU's row allows"),
+    ("os.build", "the build reaches the row's minimum for that edition"),
+    ("host.hyperv", "Hyper-V is enabled"),
+    ("host.virtualization", "hardware virtualization and SLAT are on"),
+    ("host.physical", "the host is not itself a virtual machine"),
+    ("host.memory", "at least 1 GiB of memory is free for the EFLOW VM"),
+    ("host.disk", "at least 10 GB free on the system drive"),
+    ("gpu.device", "the GPU is present and working, or dismounted for assignment"),
+    ("gpu.driver", "a host driver with GPU-PV (CUDA on WSL) support at the profile's minimum"),
+    ("gpu.wsl", "WSL is installed where the row needs it"),
+    ("dda.iov", "the platform supports device assignment (IovSupport)"),
+    ("dda.endpoint", "the GPU is a PCI Express endpoint"),
+    ("dda.acs", "ACS on the path upstream"),
+    ("dda.rmrr", "firmware does not reserve memory for the device"),
+    ("dda.interrupts", "message-signalled interrupts"),
+    ("dda.location", "the device has a PCI location path"),
+    ("dda.mitigation_driver", "the vendor's device mitigation driver is installed"),
+    ("gpupv.partitionable", "Hyper-V lists the GPU as partitionable"),
+    ("gpupv.policy", "no Hyper-V policy blocks assigning this GPU"),
+)
+"""Host criterion ids in report order, with what each checks."""
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One judged criterion: what was measured against what was required, and what to do."""
+
+    id: str
+    status: Status
+    required: bool
+    detail: str
+    remedy: str | None = None
+
+    def message(self) -> str:
+        """The detail with the remedy, as a test failure or skip reason shows it."""
+        detail = self.detail.rstrip(". ")
+        return f"{detail}. To fix: {self.remedy}" if self.remedy else detail
+
+    def to_dict(self) -> dict[str, object]:
+        """The contract's criterion object (``remedy`` is an additive field)."""
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "required": self.required,
+            "detail": self.detail,
+            "remedy": self.remedy,
+        }
+
+
+def verdict_of(criteria: Iterable[Criterion]) -> Verdict:
+    """The GPU's verdict from its criteria, in the contract's order."""
+    items = list(criteria)
+    if any(c.id == "gpu.supported" and c.status is Status.FAIL for c in items):
+        return Verdict.UNSUPPORTED
+    required = [c for c in items if c.required]
+    if any(c.status is Status.FAIL for c in required):
+        return Verdict.NOT_ELIGIBLE
+    if any(c.status is Status.UNKNOWN for c in required):
+        return Verdict.INCOMPLETE
+    if any(c.status is Status.WARN for c in items):
+        return Verdict.ELIGIBLE_WITH_WARNINGS
+    return Verdict.ELIGIBLE

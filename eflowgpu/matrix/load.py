@@ -1,0 +1,451 @@
+"""Loading ``matrix.yaml`` into the typed :class:`~eflowgpu.matrix.model.Matrix`.
+
+Every problem (unknown key, wrong type, duplicate key, reference to an undefined GPU, brand or
+edition group) raises :class:`~eflowgpu.errors.MatrixError` naming the file, the line and the
+dotted field path, e.g. ``matrix.yaml:212: profiles.ga-2022-06.rows[1].passthrough: expected one of
+DDA, GPU-PV, got 'DD'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+
+from eflowgpu.errors import MatrixError
+from eflowgpu.matrix.model import (
+    PASSTHROUGH_TYPES,
+    Brand,
+    CatalogGpu,
+    DriverRule,
+    EditionGroup,
+    GpuSpecs,
+    HostRequirements,
+    Matrix,
+    MitigationDrivers,
+    Profile,
+    Source,
+    SupportRow,
+    WindowsRelease,
+    WindowsRule,
+)
+from eflowgpu.matrix.yamlstrict import LineList, LineMap, load_yaml
+from eflowgpu.versions import DriverVersion, WindowsBuild
+
+MATRIX_FORMAT = "eflow-gpu-matrix/1"
+_PCI_HEX = re.compile(r"^[0-9A-Fa-f]{4}$")
+_SUBSYS = re.compile(r"^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}$")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+T = TypeVar("T")
+C = TypeVar("C", bound=str)
+_SELECTION: tuple[Literal["automatic", "explicit"], ...] = ("automatic", "explicit")
+_MITIGATION: tuple[Literal["recommended", "none"], ...] = ("recommended", "none")
+_KINDS: tuple[Literal["server", "client"], ...] = ("server", "client")
+
+
+class _Node:
+    """A mapping of the YAML with its dotted path, for precise errors."""
+
+    def __init__(self, path: Path, value: Any, where: str, line: int) -> None:
+        self.path = path
+        self.where = where
+        self.line = line
+        if not isinstance(value, LineMap):
+            raise MatrixError(path, line, where, f"expected a mapping, got {_kind(value)}")
+        self.map = value
+
+    def error(self, key: str | None, message: str) -> MatrixError:
+        line = self.map.line_of(key) if key else self.map.line
+        field = _join(self.where, key) if key else self.where
+        return MatrixError(self.path, line, field, message)
+
+    def check_keys(self, required: set[str], optional: Collection[str] = ()) -> None:
+        for key in self.map:
+            if key not in required and key not in optional:
+                allowed = ", ".join(sorted(required | set(optional)))
+                raise self.error(key, f"unknown key (allowed here: {allowed})")
+        for key in sorted(required):
+            if key not in self.map:
+                raise self.error(None, f"missing required key {key!r}")
+
+    def get(self, key: str, kind: type[T] | tuple[type, ...], default: Any = None) -> Any:
+        value = self.map.get(key, default)
+        if key not in self.map:
+            return default
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.error(key, f"expected {_names(kinds)}, got a boolean")
+        if value is not None and not isinstance(value, kinds):
+            raise self.error(key, f"expected {_names(kinds)}, got {_kind(value)}")
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self.get(key, str, default)
+        return cast("str | None", value)
+
+    def require_text(self, key: str) -> str:
+        value = self.text(key)
+        if not value:
+            raise self.error(key, "expected a non-empty string")
+        return value
+
+    def child(self, key: str) -> _Node:
+        return _Node(self.path, self.map.get(key), _join(self.where, key), self.map.line_of(key))
+
+    def items(self, key: str) -> Iterator[tuple[str, _Node]]:
+        node = self.child(key)
+        for name, value in node.map.items():
+            if not isinstance(name, str) or not _KEY.match(name):
+                raise node.error(name, "keys here must be lower-case identifiers (a-z, 0-9, _ . -)")
+            yield name, _Node(self.path, value, _join(node.where, name), node.map.line_of(name))
+
+    def strings(
+        self, key: str, *, pattern: re.Pattern[str] | None = None, required: bool = True
+    ) -> tuple[str, ...]:
+        value = self.map.get(key)
+        if value is None:
+            if required and key in self.map:
+                raise self.error(key, "expected a list of strings, got nothing")
+            if required:
+                raise self.error(None, f"missing required key {key!r}")
+            return ()
+        if not isinstance(value, list):
+            raise self.error(key, f"expected a list, got {_kind(value)}")
+        lines = value.item_lines if isinstance(value, LineList) else []
+        out = []
+        for i, item in enumerate(value):
+            line = lines[i] if i < len(lines) else self.map.line_of(key)
+            if not isinstance(item, str) or not item:
+                raise MatrixError(
+                    self.path,
+                    line,
+                    f"{_join(self.where, key)}[{i}]",
+                    f"expected a non-empty string, got {_kind(item)}",
+                )
+            if pattern is not None and not pattern.match(item):
+                raise MatrixError(
+                    self.path,
+                    line,
+                    f"{_join(self.where, key)}[{i}]",
+                    f"{item!r} does not have the expected form {pattern.pattern}",
+                )
+            out.append(item)
+        return tuple(out)
+
+    def list_of_nodes(self, key: str) -> list[_Node]:
+        value = self.map.get(key)
+        if not isinstance(value, list) or not value:
+            raise self.error(
+                key if key in self.map else None, f"expected a non-empty list for {key!r}, got {_kind(value)}"
+            )
+        lines = value.item_lines if isinstance(value, LineList) else [self.map.line_of(key)] * len(value)
+        return [
+            _Node(self.path, item, f"{_join(self.where, key)}[{i}]", lines[i]) for i, item in enumerate(value)
+        ]
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _names(kinds: tuple[type, ...]) -> str:
+    words = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list"}
+    return " or ".join(words.get(k, k.__name__) for k in kinds)
+
+
+def load_matrix(path: Path | str) -> Matrix:
+    """Read and validate the support matrix at ``path``.
+
+    Raises:
+        MatrixError: the file is missing, not YAML, or does not describe a valid matrix.
+    """
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise MatrixError(file, None, "", f"cannot read the matrix: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MatrixError(file, None, "", f"not UTF-8 text: {exc}") from exc
+    data = load_yaml(text, file)
+    if data is None:
+        raise MatrixError(file, 1, "", "the matrix is empty")
+    return build_matrix(data, file, hashlib.sha256(raw).hexdigest())
+
+
+def build_matrix(data: Any, path: Path, sha256: str = "") -> Matrix:
+    """Validate parsed YAML ``data`` (from :func:`load_yaml`) into a :class:`Matrix`."""
+    root = _Node(path, data, "", 1)
+    root.check_keys(
+        {"format", "default_profile", "edition_groups", "brands", "gpus", "host", "profiles"},
+        {"windows_releases", "mitigation_drivers"},
+    )
+    if root.get("format", str) != MATRIX_FORMAT:
+        raise root.error("format", f"expected {MATRIX_FORMAT!r}, got {root.map.get('format')!r}")
+    groups = {key: _edition_group(key, node) for key, node in root.items("edition_groups")}
+    _no_shared_editions(root, groups)
+    brands = {key: _brand(key, node) for key, node in root.items("brands")}
+    gpus = {key: _catalog_gpu(key, node, brands) for key, node in root.items("gpus")}
+    releases: dict[int, WindowsRelease] = {}
+    if "windows_releases" in root.map:
+        for node in root.list_of_nodes("windows_releases"):
+            node.check_keys({"build"}, {"client", "server"})
+            build = node.get("build", int)
+            releases[build] = WindowsRelease(build, node.text("client"), node.text("server"))
+    profiles = {key: _profile(key, node, groups, brands, gpus) for key, node in root.items("profiles")}
+    default = root.require_text("default_profile")
+    if default not in profiles:
+        raise root.error("default_profile", f"{default!r} is not a profile (defined: {', '.join(profiles)})")
+    return Matrix(
+        path=str(path),
+        sha256=sha256,
+        default_profile=default,
+        edition_groups=groups,
+        windows_releases=releases,
+        brands=brands,
+        gpus=gpus,
+        host=_host(root.child("host")),
+        mitigation_drivers=_mitigation(root),
+        profiles=profiles,
+    )
+
+
+def _edition_group(key: str, node: _Node) -> EditionGroup:
+    node.check_keys({"label", "kind", "editions"}, {"hyperv"})
+    kind = _choice(node, "kind", _KINDS)
+    hyperv = node.get("hyperv", bool, True)
+    return EditionGroup(
+        key,
+        node.require_text("label"),
+        kind,
+        frozenset(node.strings("editions")),
+        hyperv,
+    )
+
+
+def _no_shared_editions(root: _Node, groups: dict[str, EditionGroup]) -> None:
+    owner: dict[str, str] = {}
+    for key, group in groups.items():
+        for edition in group.editions:
+            folded = edition.casefold()
+            if folded in owner:
+                node = root.child("edition_groups").child(key)
+                raise node.error("editions", f"{edition!r} is already in group {owner[folded]!r}")
+            owner[folded] = key
+
+
+def _brand(key: str, node: _Node) -> Brand:
+    node.check_keys({"label", "vendors"}, {"name_patterns", "note"})
+    patterns = []
+    for i, text in enumerate(node.strings("name_patterns", required=False)):
+        try:
+            patterns.append(re.compile(text, re.IGNORECASE))
+        except re.error as exc:
+            raise node.error("name_patterns", f"item {i} is not a valid regular expression: {exc}") from exc
+    vendors = tuple(v.upper() for v in node.strings("vendors", pattern=_PCI_HEX))
+    return Brand(key, node.require_text("label"), vendors, tuple(patterns), node.text("note"))
+
+
+def _catalog_gpu(key: str, node: _Node, brands: dict[str, Brand]) -> CatalogGpu:
+    node.check_keys({"name", "brand", "pci"}, {"nvsmi_name", "family", "specs"})
+    brand = node.require_text("brand")
+    if brand not in brands:
+        raise node.error("brand", f"{brand!r} is not a defined brand ({', '.join(brands)})")
+    pci = node.child("pci")
+    pci.check_keys({"device"}, {"vendor", "subsystem"})
+    vendor = (pci.text("vendor") or brands[brand].vendors[0]).upper()
+    if not _PCI_HEX.match(vendor):
+        raise pci.error("vendor", f"{vendor!r} is not a 4-digit hex PCI vendor id")
+    devices = tuple(d.upper() for d in pci.strings("device", pattern=_PCI_HEX))
+    subsystems = tuple(s.upper() for s in pci.strings("subsystem", pattern=_SUBSYS, required=False))
+    specs = GpuSpecs()
+    if "specs" in node.map:
+        specs = _specs(node.child("specs"))
+    return CatalogGpu(
+        key,
+        node.require_text("name"),
+        node.text("nvsmi_name"),
+        brand,
+        node.text("family"),
+        vendor,
+        devices,
+        subsystems,
+        specs,
+    )
+
+
+_SPEC_TYPES: dict[str, tuple[type, ...]] = {
+    "cc": (str,),
+    "sm": (int,),
+    "cuda_cores": (int,),
+    "boost_mhz": (int,),
+    "mem_gib": (int, float),
+    "mem_type": (str,),
+    "bus_bits": (int,),
+    "bw_gbs": (int, float),
+    "fp32_tflops": (int, float),
+    "fp16_tensor_tflops": (int, float),
+    "pcie_gen": (int,),
+    "pcie_lanes": (int,),
+    "tdp_w": (int, float),
+}
+
+
+def _specs(node: _Node) -> GpuSpecs:
+    node.check_keys(set(), set(_SPEC_TYPES))
+    return GpuSpecs(**{key: node.get(key, kinds) for key, kinds in _SPEC_TYPES.items()})
+
+
+def _host(node: _Node) -> HostRequirements:
+    node.check_keys({"min_free_memory_mib", "min_free_disk_gb"}, {"source"})
+    memory = node.get("min_free_memory_mib", int)
+    disk = node.get("min_free_disk_gb", (int, float))
+    for key, value in (("min_free_memory_mib", memory), ("min_free_disk_gb", disk)):
+        if value is None or value < 0:
+            raise node.error(key, "expected a number of 0 or more")
+    return HostRequirements(memory, float(disk), node.text("source"))
+
+
+def _mitigation(root: _Node) -> MitigationDrivers:
+    if "mitigation_drivers" not in root.map:
+        return MitigationDrivers()
+    node = root.child("mitigation_drivers")
+    node.check_keys(set(), {"service_patterns", "inf_patterns"})
+    return MitigationDrivers(
+        node.strings("service_patterns", required=False), node.strings("inf_patterns", required=False)
+    )
+
+
+def _profile(
+    key: str,
+    node: _Node,
+    groups: dict[str, EditionGroup],
+    brands: dict[str, Brand],
+    gpus: dict[str, CatalogGpu],
+) -> Profile:
+    node.check_keys({"title", "source", "passthrough_selection", "rows"})
+    src = node.child("source")
+    src.check_keys({"document", "revision"}, {"quote"})
+    selection = _choice(node, "passthrough_selection", _SELECTION)
+    rows = tuple(_row(row, groups, brands, gpus) for row in node.list_of_nodes("rows"))
+    seen: set[str] = set()
+    for row, row_node in zip(rows, node.list_of_nodes("rows"), strict=True):
+        if row.id in seen:
+            raise row_node.error("id", f"duplicate row id {row.id!r}")
+        seen.add(row.id)
+    return Profile(
+        key,
+        node.require_text("title"),
+        Source(src.require_text("document"), src.require_text("revision"), src.text("quote")),
+        selection,
+        rows,
+    )
+
+
+def _row(
+    node: _Node, groups: dict[str, EditionGroup], brands: dict[str, Brand], gpus: dict[str, CatalogGpu]
+) -> SupportRow:
+    node.check_keys({"id", "gpus", "passthrough", "windows"}, {"driver", "mitigation_driver", "why"})
+    selector = node.child("gpus")
+    selector.check_keys(set(), {"models", "brands"})
+    models = selector.strings("models", required=False)
+    row_brands = selector.strings("brands", required=False)
+    if not models and not row_brands:
+        raise selector.error(None, "name at least one catalog model or brand")
+    _references(selector, "models", models, gpus, "GPU in the catalog (gpus)")
+    _references(selector, "brands", row_brands, brands, "brand")
+    passthrough = _choice(node, "passthrough", PASSTHROUGH_TYPES)
+    mitigation = _choice(node, "mitigation_driver", _MITIGATION, default="none")
+    driver = _driver(node.child("driver")) if "driver" in node.map else None
+    windows = tuple(_windows_rule(w, groups) for w in node.list_of_nodes("windows"))
+    return SupportRow(
+        node.require_text("id"),
+        models,
+        row_brands,
+        passthrough,
+        windows,
+        driver,
+        mitigation,
+        node.text("why"),
+    )
+
+
+def _choice(node: _Node, key: str, choices: tuple[C, ...], default: C | None = None) -> C:
+    """The value at ``key`` as one of ``choices`` (typed as the choices are)."""
+    value = node.text(key, default)
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise node.error(key, f"expected one of {', '.join(choices)}, got {value!r}")
+
+
+def _references(node: _Node, key: str, names: tuple[str, ...], defined: dict[str, Any], what: str) -> None:
+    for name in names:
+        if name not in defined:
+            raise node.error(key, f"{name!r} is not a defined {what}")
+
+
+def _windows_rule(node: _Node, groups: dict[str, EditionGroup]) -> WindowsRule:
+    node.check_keys(
+        {"editions"}, {"min_build", "max_build", "builds", "current_updates", "requires_wsl", "note"}
+    )
+    editions = node.strings("editions")
+    _references(node, "editions", editions, groups, "edition group (edition_groups)")
+    min_build = _parse(node, "min_build", WindowsBuild.parse) if "min_build" in node.map else None
+    builds = tuple(node.get("builds", list) or ())
+    if any(not isinstance(b, int) or isinstance(b, bool) for b in builds):
+        raise node.error("builds", "expected a list of build numbers (integers)")
+    if builds and (min_build is not None or "max_build" in node.map):
+        raise node.error("builds", "give either builds or min_build/max_build, not both")
+    if not builds and min_build is None:
+        raise node.error(None, "give min_build or builds")
+    current = tuple(node.get("current_updates", list) or ())
+    if any(b not in builds for b in current):
+        raise node.error("current_updates", "every build here must also be in builds")
+    return WindowsRule(
+        editions,
+        min_build,
+        node.get("max_build", int),
+        builds,
+        frozenset(current),
+        bool(node.get("requires_wsl", bool, False)),
+        node.text("note"),
+    )
+
+
+def _driver(node: _Node) -> DriverRule:
+    node.check_keys({"vendor", "name"}, {"min_version", "recommended_version", "note"})
+    vendor = node.require_text("vendor").upper()
+    if not _PCI_HEX.match(vendor):
+        raise node.error("vendor", f"{vendor!r} is not a 4-digit hex PCI vendor id")
+    minimum = _parse(node, "min_version", DriverVersion.parse) if "min_version" in node.map else None
+    recommended = (
+        _parse(node, "recommended_version", DriverVersion.parse)
+        if "recommended_version" in node.map
+        else None
+    )
+    return DriverRule(vendor, node.require_text("name"), minimum, recommended, node.text("note"))
+
+
+def _parse(node: _Node, key: str, parser: Callable[[str], T]) -> T:
+    value = node.get(key, (str, int))
+    try:
+        return parser(str(value))
+    except ValueError as exc:
+        raise node.error(key, str(exc)) from exc

@@ -1,0 +1,236 @@
+"""The typed support matrix: what ``matrix.yaml`` holds once it has been validated."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from eflowgpu.versions import DriverVersion, WindowsBuild
+
+Passthrough = Literal["DDA", "GPU-PV"]
+PASSTHROUGH_TYPES: tuple[Passthrough, ...] = ("DDA", "GPU-PV")
+EditionKind = Literal["server", "client"]
+
+
+def kind_of_installation(installation_type: str) -> EditionKind:
+    """``server`` for ``InstallationType`` Server and Server Core, else ``client``."""
+    return "server" if installation_type.strip().casefold().startswith("server") else "client"
+
+
+@dataclass(frozen=True)
+class EditionGroup:
+    """Windows editions (``EditionID`` values) that a support table names together."""
+
+    key: str
+    label: str
+    kind: EditionKind
+    editions: frozenset[str]
+    hyperv: bool = True
+
+
+@dataclass(frozen=True)
+class WindowsRelease:
+    """Names of a build number, for details: client and server releases can share a build."""
+
+    build: int
+    client: str | None = None
+    server: str | None = None
+
+
+@dataclass(frozen=True)
+class Brand:
+    """How a GPU outside the catalog is classified: by PCI vendor and, optionally, by name."""
+
+    key: str
+    label: str
+    vendors: tuple[str, ...]
+    name_patterns: tuple[re.Pattern[str], ...] = ()
+    note: str | None = None
+
+    def matches(self, vendor: str | None, name: str | None) -> bool:
+        """True when ``vendor`` is one of the brand's and its patterns (if any) match ``name``."""
+        if vendor is None or vendor.upper() not in self.vendors:
+            return False
+        if not self.name_patterns:
+            return True
+        return bool(name) and any(p.search(name or "") for p in self.name_patterns)
+
+
+@dataclass(frozen=True)
+class GpuSpecs:
+    """Reference specs of a product, for identity checks and, later, benchmark references."""
+
+    cc: str | None = None
+    sm: int | None = None
+    cuda_cores: int | None = None
+    boost_mhz: int | None = None
+    mem_gib: float | None = None
+    mem_type: str | None = None
+    bus_bits: int | None = None
+    bw_gbs: float | None = None
+    fp32_tflops: float | None = None
+    fp16_tensor_tflops: float | None = None
+    pcie_gen: int | None = None
+    pcie_lanes: int | None = None
+    tdp_w: float | None = None
+
+
+@dataclass(frozen=True)
+class CatalogGpu:
+    """A GPU product of the catalog, keyed like ``shared/reference/gpus.yaml`` (``t4``, ``a2``, …)."""
+
+    key: str
+    name: str
+    nvsmi_name: str | None
+    brand: str
+    family: str | None
+    vendor: str
+    devices: tuple[str, ...]
+    subsystems: tuple[str, ...]
+    specs: GpuSpecs
+
+
+@dataclass(frozen=True)
+class WindowsRule:
+    """One line of a row's Windows list: which editions, which builds, and extra needs."""
+
+    editions: tuple[str, ...]
+    min_build: WindowsBuild | None = None
+    max_build: int | None = None
+    builds: tuple[int, ...] = ()
+    current_updates: frozenset[int] = frozenset()
+    requires_wsl: bool = False
+    note: str | None = None
+
+    def describe(self) -> str:
+        """The build range in words: ``19044.1620 to 19045``, ``17763 or 20348``, ``22000 or later``."""
+        if self.builds:
+            return " or ".join(str(b) for b in self.builds)
+        low = str(self.min_build) if self.min_build else "any"
+        if self.max_build is not None:
+            return f"{low} to {self.max_build}"
+        return f"{low} or later"
+
+
+@dataclass(frozen=True)
+class DriverRule:
+    """The host driver a GPU-PV row needs."""
+
+    vendor: str
+    name: str
+    min_version: DriverVersion | None = None
+    recommended_version: DriverVersion | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class SupportRow:
+    """A row of a support table: which GPUs, by which passthrough type, on which Windows."""
+
+    id: str
+    models: tuple[str, ...]
+    brands: tuple[str, ...]
+    passthrough: Passthrough
+    windows: tuple[WindowsRule, ...]
+    driver: DriverRule | None = None
+    mitigation_driver: Literal["recommended", "none"] = "none"
+    why: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a profile's rules come from."""
+
+    document: str
+    revision: str
+    quote: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.document}, {self.revision}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A complete support table as one revision of Microsoft's documentation states it."""
+
+    key: str
+    title: str
+    source: Source
+    passthrough_selection: Literal["automatic", "explicit"]
+    rows: tuple[SupportRow, ...]
+
+    def row_for(self, model: str | None, brand: str | None) -> SupportRow | None:
+        """The first row naming ``model``, else the first row naming ``brand``, else None."""
+        if model is not None:
+            for row in self.rows:
+                if model in row.models:
+                    return row
+        if brand is not None:
+            for row in self.rows:
+                if brand in row.brands:
+                    return row
+        return None
+
+
+@dataclass(frozen=True)
+class HostRequirements:
+    """Rules that hold in every profile (EFLOW's host prerequisites)."""
+
+    min_free_memory_mib: int
+    min_free_disk_gb: float
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class MitigationDrivers:
+    """Shell-style patterns that recognise a vendor's DDA device mitigation driver."""
+
+    service_patterns: tuple[str, ...] = ()
+    inf_patterns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The validated support matrix."""
+
+    path: str
+    sha256: str
+    default_profile: str
+    edition_groups: dict[str, EditionGroup]
+    windows_releases: dict[int, WindowsRelease]
+    brands: dict[str, Brand]
+    gpus: dict[str, CatalogGpu]
+    host: HostRequirements
+    mitigation_drivers: MitigationDrivers
+    profiles: dict[str, Profile]
+    _edition_index: dict[str, EditionGroup] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for group in self.edition_groups.values():
+            for edition in group.editions:
+                self._edition_index[edition.casefold()] = group
+
+    def edition_group(self, edition_id: str | None) -> EditionGroup | None:
+        """The group an ``EditionID`` belongs to (case-insensitive), or None."""
+        if not edition_id:
+            return None
+        return self._edition_index.get(edition_id.strip().casefold())
+
+    def profile(self, key: str | None) -> Profile:
+        """The profile named ``key`` (the default when None); KeyError lists the known ones."""
+        name = key or self.default_profile
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles))
+            raise KeyError(f"unknown profile {name!r} (the matrix has: {known})") from None
+
+    def release_name(self, build: int, kind: EditionKind | None) -> str | None:
+        """A readable name for ``build``: the server name on servers, else the client name."""
+        release = self.windows_releases.get(build)
+        if release is None:
+            return None
+        if kind == "server":
+            return release.server or release.client
+        return release.client or release.server

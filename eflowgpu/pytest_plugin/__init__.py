@@ -1,0 +1,30 @@
+"""The pack's pytest plugin: a thin layer that turns the library's criteria into tests and reports.
+
+Load it with ``-p eflowgpu.pytest_plugin`` or ``pytest_plugins = ["eflowgpu.pytest_plugin"]``.
+"""
+
+from eflowgpu.pytest_plugin.hooks import (
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_configure_node,
+    pytest_generate_tests,
+    pytest_report_header,
+    pytest_runtest_call,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_unconfigure,
+)
+
+__all__ = [
+    "pytest_addoption",
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_configure_node",
+    "pytest_generate_tests",
+    "pytest_report_header",
+    "pytest_runtest_call",
+    "pytest_sessionfinish",
+    "pytest_terminal_summary",
+    "pytest_unconfigure",
+]

@@ -1,0 +1,132 @@
+"""Test cases of the host suite: one per system x GPU x criterion, with readable, stable ids."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import pytest
+
+from eflowgpu.criteria import Criterion, Status, Verdict
+from eflowgpu.evaluate import SystemResult
+from eflowgpu.rules import GpuResult
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class EligibilityWarning(UserWarning):
+    """A recommendation is not met: the criterion warns, the test passes."""
+
+
+class SnapshotUnusable(Exception):
+    """The system's snapshot could not be read or evaluated (reported as broken, not failed)."""
+
+
+@dataclass(frozen=True)
+class HostCase:
+    """What one host-suite test checks: a criterion of a GPU of a system (or the system's error)."""
+
+    key: str
+    system: SystemResult
+    gpu: GpuResult | None
+    criterion: Criterion | None
+
+    def __repr__(self) -> str:
+        """How pytest and Allure show the parameter: system / GPU / criterion."""
+        if self.gpu is None or self.criterion is None:
+            return f"{self.system.host} / {'snapshot' if self.system.status == 'error' else 'no GPU'}"
+        return f"{self.system.host} / {self.gpu.name} / {self.criterion.id}"
+
+    def properties(self) -> list[tuple[str, str]]:
+        """JUnit properties of the test."""
+        props = [("system", self.system.host), ("source", self.system.source)]
+        if self.gpu is not None and self.criterion is not None:
+            props += [
+                ("gpu", self.gpu.name),
+                ("pci_id", self.gpu.pci_id),
+                ("verdict", self.gpu.verdict.value),
+                ("criterion", self.criterion.id),
+                ("status", self.criterion.status.value),
+            ]
+        return props
+
+    def parameters(self) -> list[tuple[str, str]]:
+        """Allure parameters: system, GPU, passthrough, criterion."""
+        params = [("system", self.system.host)]
+        if self.gpu is not None and self.criterion is not None:
+            params += [
+                ("gpu", f"{self.gpu.name} ({self.gpu.pci_id})"),
+                ("passthrough", self.gpu.passthrough or "none"),
+                ("criterion", self.criterion.id),
+            ]
+        return params
+
+    def allure_labels(self) -> list[tuple[str, str]]:
+        """Allure labels: the tree system > GPU > criterion, feature, story, severity, tag."""
+        labels = [("feature", "host eligibility"), ("parentSuite", self.system.host)]
+        if self.gpu is None or self.criterion is None:
+            return [*labels, ("suite", "snapshot")]
+        severity = "critical" if self.criterion.required else "minor"
+        return [
+            *labels,
+            ("suite", f"{self.gpu.name} ({self.gpu.pci_id})"),
+            ("subSuite", self.criterion.id),
+            ("story", self.criterion.id),
+            ("severity", severity),
+            ("tag", self.gpu.verdict.value),
+        ]
+
+    def check(self) -> None:
+        """Pass, fail, warn or skip exactly as the library judged the criterion."""
+        if self.system.status == "error":
+            raise SnapshotUnusable(f"{self.system.source}: {self.system.error}")
+        if self.gpu is None or self.criterion is None:
+            pytest.skip(f"{self.system.host}: no GPU found on this host")
+        crit = self.criterion
+        where = f"{self.system.host} / {self.gpu.name} / {crit.id}"
+        if self.gpu.verdict is Verdict.UNSUPPORTED:
+            pytest.skip(f"{where}: unsupported GPU: {crit.message()}")
+        if crit.status is Status.FAIL:
+            pytest.fail(f"{where}: {crit.message()}", pytrace=False)
+        if crit.status in (Status.UNKNOWN, Status.SKIP):
+            pytest.skip(f"{where} {crit.status.value}: {crit.message()}")
+        if crit.status is Status.WARN:
+            warnings.warn(EligibilityWarning(f"{where}: {crit.message()}"), stacklevel=1)
+
+
+def slug(text: str, limit: int = 48) -> str:
+    """A test-id-safe form of untrusted text: ASCII letters, digits, ``_.-``; bounded."""
+    cleaned = _UNSAFE.sub("_", text).strip("_") or "x"
+    return cleaned[:limit]
+
+
+def host_cases(systems: list[SystemResult]) -> list[tuple[str, HostCase]]:
+    """Every case of the host suite with its id, in report order.
+
+    An unsupported GPU gets one case (``gpu.supported``), which skips; a system in error gets one
+    case, which is reported as broken; a system without GPUs gets one case, which skips.
+    """
+    cases: list[tuple[str, HostCase]] = []
+    bases: set[str] = set()
+    for s_index, system in enumerate(systems):
+        base = slug(system.host)
+        if base in bases:  # two snapshots of one host: keep ids unique (pytest's own dedup is quadratic)
+            base = f"{base}~{s_index}"
+        bases.add(base)
+        if system.status == "error":
+            key = f"{s_index}"
+            cases.append((f"{base}-snapshot", HostCase(key, system, None, None)))
+            continue
+        if not system.gpus:
+            cases.append((f"{base}-no-gpu", HostCase(f"{s_index}", system, None, None)))
+            continue
+        for g_index, gpu in enumerate(system.gpus):
+            gpu_id = f"{base}-gpu{g_index}-{slug(gpu.model or gpu.pci_id.replace(':', '_'), 24)}"
+            criteria = gpu.criteria
+            if gpu.verdict is Verdict.UNSUPPORTED:
+                criteria = tuple(c for c in criteria if c.id == "gpu.supported")
+            for crit in criteria:
+                key = f"{s_index}/{g_index}/{crit.id}"
+                cases.append((f"{gpu_id}-{crit.id}", HostCase(key, system, gpu, crit)))
+    return cases

@@ -1,0 +1,124 @@
+"""pytest hooks and fixtures of the pack (kept thin: the logic is in the library)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eflowgpu.pytest_plugin.cases import HostCase, host_cases
+from eflowgpu.pytest_plugin.options import add_options
+from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_KEY, PackSession
+
+try:  # allure-pytest is a dependency, but the plugin must not break without it
+    import allure
+except ImportError:  # pragma: no cover
+    allure = None  # type: ignore[assignment]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the pack's options."""
+    add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the matrix, choose the host sources, and point JUnit and Allure into the report folder."""
+    config.addinivalue_line("markers", "eflowgpu_host: a host eligibility criterion test")
+    if config.option.help:
+        return
+    session = PackSession(config)
+    config.stash[SESSION_KEY] = session
+    if not session.is_worker:
+        if getattr(config.option, "xmlpath", None) is None:
+            config.option.xmlpath = str(session.report_dir / "junit.xml")
+        if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
+            config.option.allure_report_dir = str(session.report_dir / "allure-results")
+            config.option.clean_alluredir = True  # our default folder holds this run only
+
+
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: hand the controller's host sources to each worker."""
+    session = node.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        node.workerinput[WORKER_KEY] = session.sources.to_workerinput()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say what is judged, by which profile, and from where."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return []
+    return [
+        f"eflowgpu: matrix {session.matrix_path} profile {session.profile.key} ({session.profile.title})",
+        f"eflowgpu: {session.sources.note}",
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``host_case`` over systems x GPUs x criteria (readable, stable ids)."""
+    if "host_case" not in metafunc.fixturenames:
+        return
+    session = metafunc.config.stash[SESSION_KEY]
+    cases = host_cases(session.systems)
+    metafunc.parametrize("host_case", [case for _, case in cases], ids=[i for i, _ in cases])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give each host case its JUnit properties and Allure labels (set once, at collection)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("host_case") if callspec is not None else None
+        if not isinstance(case, HostCase):
+            continue
+        for name, value in case.properties():
+            item.user_properties.append((name, value))
+        for label_type, value in case.allure_labels():
+            item.add_marker(pytest.mark.allure_label(value, label_type=label_type))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Show system, GPU, passthrough and criterion as Allure parameters when Allure reports."""
+    if allure is None or not getattr(item.config.option, "allure_report_dir", None):
+        return
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("host_case") if callspec is not None else None
+    if isinstance(case, HostCase):
+        for name, value in case.parameters():
+            allure.dynamic.parameter(name, value)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the reports, whatever the outcome (failures, crashed workers, interruption)."""
+    pack = session.config.stash.get(SESSION_KEY, None)
+    if pack is not None:
+        pack.write_reports()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Point the user at the reports and summarise the verdicts."""
+    pack = config.stash.get(SESSION_KEY, None)
+    if pack is None or pack.is_worker or not pack.reports_written:
+        return
+    counts: dict[str, int] = {}
+    errors = 0
+    for system in pack.systems:
+        errors += system.status == "error"
+        for gpu in system.gpus:
+            counts[gpu.verdict.value] = counts.get(gpu.verdict.value, 0) + 1
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no GPU"
+    terminalreporter.section("EFLOW GPU compatibility")
+    terminalreporter.line(
+        f"profile {pack.profile.key}: {len(pack.systems)} system(s), {summary}"
+        + (f", {errors} system(s) in error" if errors else "")
+    )
+    for path in pack.reports_written:
+        terminalreporter.line(f"report: {Path(path)}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Drop the run's state."""
+    if SESSION_KEY in config.stash:
+        del config.stash[SESSION_KEY]

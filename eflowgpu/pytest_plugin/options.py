@@ -1,0 +1,37 @@
+"""The pack's command line options (a public interface: see ``contracts/report.md``)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the pack's options in their own group."""
+    group = parser.getgroup("eflowgpu", "EFLOW GPU qualification pack")
+    group.addoption(
+        "--host-snapshot",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="evaluate a recorded host snapshot: a file or a folder of *.json; repeatable. Without it the "
+        "host suite evaluates the live host on Windows, and the sample lab (fixtures/hosts) elsewhere.",
+    )
+    group.addoption(
+        "--matrix",
+        default=None,
+        metavar="FILE",
+        help="the support matrix (default: matrix.yaml at the project root)",
+    )
+    group.addoption(
+        "--profile",
+        default=None,
+        metavar="NAME",
+        help="the support profile to judge by (default: the matrix's default profile)",
+    )
+    group.addoption(
+        "--report-dir",
+        default="reports",
+        metavar="DIR",
+        help="where compat-report.json, report.html, report.md, junit.xml and allure-results "
+        "are written (default: reports/)",
+    )

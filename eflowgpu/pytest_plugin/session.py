@@ -1,0 +1,158 @@
+"""The state of one pack run: matrix, profile, where host data comes from, evaluated systems.
+
+It lives in ``config.stash`` (never in module globals). Under pytest-xdist the controller decides
+the sources (and collects the live host once) and hands them to the workers through
+``workerinput``; every process evaluates the same files with the same deterministic library, and
+the controller writes the reports, so a parallel run reports exactly what a serial one does.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from eflowgpu.errors import MatrixError
+from eflowgpu.evaluate import SystemResult, error_result, evaluate_host_files
+from eflowgpu.matrix import Matrix, Profile, load_matrix
+from eflowgpu.pytest_plugin.cases import HostCase, host_cases
+from eflowgpu.report.files import write_reports
+from eflowgpu.report.model import build_report
+from eflowgpu.snapshot import snapshot_files
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["live", "snapshots", "sample-lab", "none"]
+WORKER_KEY = "eflowgpu_sources"
+
+
+@dataclass(frozen=True)
+class HostSources:
+    """Which host snapshots this run evaluates, and how they were chosen."""
+
+    mode: Mode
+    files: tuple[str, ...]
+    note: str
+    errors: tuple[tuple[str, str, str], ...] = field(default=())  # (host, source, reason)
+
+    def to_workerinput(self) -> dict[str, Any]:
+        """A picklable form for pytest-xdist's ``workerinput``."""
+        return {
+            "mode": self.mode,
+            "files": list(self.files),
+            "note": self.note,
+            "errors": [list(e) for e in self.errors],
+        }
+
+    @classmethod
+    def from_workerinput(cls, data: dict[str, Any]) -> HostSources:
+        """The controller's sources, on a worker."""
+        errors = tuple((str(h), str(s), str(r)) for h, s, r in data["errors"])
+        return cls(data["mode"], tuple(data["files"]), data["note"], errors)
+
+
+class PackSession:
+    """One run of the pack, shared by hooks and fixtures through ``config.stash``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.report_dir = Path(config.getoption("report_dir"))
+        matrix_opt = config.getoption("matrix")
+        self.matrix_path = Path(matrix_opt) if matrix_opt else config.rootpath / "matrix.yaml"
+        try:
+            self.matrix: Matrix = load_matrix(self.matrix_path)
+            self.profile: Profile = self.matrix.profile(config.getoption("profile"))
+        except MatrixError as exc:
+            raise pytest.UsageError(f"the support matrix is malformed: {exc}") from exc
+        except KeyError as exc:
+            raise pytest.UsageError(f"--profile: {exc.args[0]}") from exc
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None and WORKER_KEY in workerinput:
+            self.sources = HostSources.from_workerinput(workerinput[WORKER_KEY])
+        else:
+            self.sources = self._choose_sources()
+        self.reports_written: list[Path] = []
+
+    @property
+    def is_worker(self) -> bool:
+        """True inside a pytest-xdist worker."""
+        return hasattr(self.config, "workerinput")
+
+    def _choose_sources(self) -> HostSources:
+        given = list(self.config.getoption("host_snapshot") or [])
+        if given:
+            missing = [p for p in given if not Path(p).exists()]
+            if missing:
+                raise pytest.UsageError(f"--host-snapshot: no such file or folder: {', '.join(missing)}")
+            files = tuple(str(p) for p in snapshot_files(given))
+            return HostSources(
+                "snapshots", files, f"Evaluated {len(files)} host snapshot(s) given with --host-snapshot."
+            )
+        if sys.platform == "win32":
+            return self._collect_live()
+        lab = self.matrix_path.parent / "fixtures" / "hosts"
+        if lab.is_dir():
+            files = tuple(str(p) for p in snapshot_files([lab]))
+            return HostSources(
+                "sample-lab",
+                files,
+                f"Not on Windows: this run evaluated the sample lab in {lab} ({len(files)} example snapshots "
+                "written from reference facts, not captured from real hosts). Give --host-snapshot PATH to "
+                "evaluate your own snapshots, or run the pack on the Windows host.",
+            )
+        return HostSources("none", (), "Not on Windows and no --host-snapshot given: no host was evaluated.")
+
+    def _collect_live(self) -> HostSources:
+        from eflowgpu.host.collector import (
+            SubprocessRunner,
+            collect_host_snapshot,
+            find_powershell,
+            write_snapshot,
+        )
+
+        host = platform.node() or "localhost"
+        target = self.report_dir / "host-snapshot.json"
+        powershell = find_powershell()
+        if powershell is None:
+            return HostSources(
+                "live",
+                (),
+                "Live Windows host.",
+                ((host, "live", "PowerShell not found: cannot probe this host"),),
+            )
+        snapshot = collect_host_snapshot(SubprocessRunner(), powershell=powershell)
+        write_snapshot(snapshot, target)
+        return HostSources(
+            "live",
+            (str(target),),
+            f"Live Windows host {host}; its snapshot is saved as {target} for later runs.",
+        )
+
+    @cached_property
+    def systems(self) -> list[SystemResult]:
+        """Every system of the run, evaluated once per process (deterministic)."""
+        results = [error_result(host, source, reason) for host, source, reason in self.sources.errors]
+        results.extend(evaluate_host_files(self.matrix, self.profile, self.sources.files))
+        return results
+
+    @cached_property
+    def cases(self) -> dict[str, HostCase]:
+        """The host suite's cases by key."""
+        return {case.key: case for _, case in host_cases(self.systems)}
+
+    def write_reports(self) -> None:
+        """Write the run's reports (on the controller or in a serial run; never on a worker)."""
+        if self.is_worker:
+            return
+        run = {"mode": self.sources.mode, "note": self.sources.note}
+        report = build_report(self.matrix, self.profile, self.systems, run=run)
+        self.reports_written = write_reports(self.report_dir, report)
+
+
+SESSION_KEY = pytest.StashKey[PackSession]()

@@ -1,0 +1,1 @@
+"""Human-readable and machine-readable compatibility reports."""

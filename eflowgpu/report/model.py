@@ -1,0 +1,86 @@
+"""Building the ``compat-report.json`` document (``eflow-gpu-report/1``) from results.
+
+The JSON follows ``contracts/report.md`` to the letter; fields this pack adds (``run``,
+``remedy``, ``passthrough_reason``, ``os.name``, …) are additions only. Strings from snapshots are
+kept verbatim here; only the HTML and Markdown renderers escape them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from eflowgpu.evaluate import SystemResult
+from eflowgpu.matrix import Matrix, Profile
+from eflowgpu.rules import GpuResult
+
+REPORT_FORMAT = "eflow-gpu-report/1"
+
+
+def gpu_dict(gpu: GpuResult) -> dict[str, Any]:
+    """The contract's ``gpus[]`` object."""
+    return {
+        "name": gpu.name,
+        "pci_id": gpu.pci_id,
+        "subsys_id": gpu.subsys_id,
+        "model": gpu.model,
+        "passthrough": gpu.passthrough,
+        "verdict": gpu.verdict.value,
+        "criteria": [c.to_dict() for c in gpu.criteria],
+        "deploy_hint": gpu.deploy_hint,
+        "passthrough_reason": gpu.passthrough_reason,
+        "brand": gpu.brand,
+        "instance_id": gpu.instance_id,
+    }
+
+
+def system_dict(system: SystemResult) -> dict[str, Any]:
+    """The contract's ``systems[]`` object."""
+    os_info = system.os
+    return {
+        "host": system.host,
+        "source": system.source,
+        "status": system.status,
+        "error": system.error,
+        "os": None
+        if os_info is None
+        else {
+            "edition": os_info.edition,
+            "build": os_info.build,
+            "ubr": os_info.ubr,
+            "installation_type": os_info.installation_type,
+            "name": os_info.name,
+        },
+        "gpus": [gpu_dict(g) for g in system.gpus],
+        "vm": dict(system.vm) if system.vm is not None else None,
+        "collector": system.collector,
+        "captured_at": system.captured_at,
+    }
+
+
+def build_report(
+    matrix: Matrix,
+    profile: Profile,
+    systems: Iterable[SystemResult],
+    *,
+    run: Mapping[str, Any] | None = None,
+    generated_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The whole ``compat-report.json`` document, systems in the order given."""
+    when = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    report: dict[str, Any] = {
+        "format": REPORT_FORMAT,
+        "generated_at": when.isoformat().replace("+00:00", "Z"),
+        "matrix": {
+            "path": matrix.path,
+            "profile": profile.key,
+            "sha256": matrix.sha256,
+            "profile_title": profile.title,
+            "profile_source": str(profile.source),
+        },
+        "systems": [system_dict(s) for s in systems],
+    }
+    if run is not None:
+        report["run"] = dict(run)
+    return report

@@ -1,0 +1,114 @@
+"""What every host rule looks at: the matrix, the profile, the host's facts, the GPU and its row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from eflowgpu.criteria import Criterion, Status
+from eflowgpu.host.facts import HostFacts
+from eflowgpu.host.gpus import HostGpu
+from eflowgpu.identity import GpuIdentity
+from eflowgpu.matrix import EditionGroup, Matrix, Profile, SupportRow, WindowsRule
+from eflowgpu.matrix.model import EditionKind, kind_of_installation
+from eflowgpu.versions import WindowsBuild
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """Inputs of the rules for one GPU of one host."""
+
+    matrix: Matrix
+    profile: Profile
+    facts: HostFacts
+    gpu: HostGpu
+    identity: GpuIdentity
+    row: SupportRow | None
+
+    @property
+    def gpu_label(self) -> str:
+        """How details name the GPU."""
+        if self.gpu.name:
+            return self.gpu.name
+        if self.identity.model is not None:
+            return self.identity.model.name
+        return f"PCI device {self.gpu.pci.pci_id}"
+
+    @cached_property
+    def edition_group(self) -> EditionGroup | None:
+        """The matrix's edition group of the host's ``EditionID``."""
+        return self.matrix.edition_group(self.facts.os.edition_id if self.facts.os else None)
+
+    @cached_property
+    def edition_kind(self) -> EditionKind | None:
+        """``server`` or ``client``: from the edition group, else from ``InstallationType``."""
+        if self.edition_group is not None:
+            return self.edition_group.kind
+        kind = self.facts.os.installation_type if self.facts.os else None
+        if kind is None:
+            return None
+        return kind_of_installation(kind)
+
+    @cached_property
+    def windows_candidates(self) -> tuple[WindowsRule, ...]:
+        """The row's Windows entries for the host's edition group, else for its kind of edition."""
+        if self.row is None:
+            return ()
+        group = self.edition_group
+        same_group = tuple(w for w in self.row.windows if group is not None and group.key in w.editions)
+        if same_group:
+            return same_group
+        return tuple(
+            w
+            for w in self.row.windows
+            if any(self.matrix.edition_groups[g].kind == self.edition_kind for g in w.editions)
+        )
+
+    @cached_property
+    def windows_rule(self) -> WindowsRule | None:
+        """The entry whose build range holds the host's build, or the one whose family it is in."""
+        build = self.facts.os.build if self.facts.os else None
+        if build is None:
+            return None
+        for rule in self.windows_candidates:
+            if build_in_range(rule, build):
+                return rule
+        for rule in self.windows_candidates:
+            if rule.max_build is not None and build.build <= rule.max_build:
+                return rule
+        return None
+
+    def build_name(self, build: int) -> str:
+        """``22631 (Windows 11 23H2)`` or just the number when the matrix has no name for it."""
+        name = self.matrix.release_name(build, self.edition_kind)
+        return f"{build} ({name})" if name else str(build)
+
+    def build_label(self, build: WindowsBuild) -> str:
+        """``build 22631.4890 (Windows 11 23H2)``: the full build with its release name when known."""
+        name = self.matrix.release_name(build.build, self.edition_kind)
+        return f"build {build}" + (f" ({name})" if name else "")
+
+    def skip(self, criterion_id: str, detail: str) -> Criterion:
+        """A criterion that does not apply here (not required)."""
+        return Criterion(criterion_id, Status.SKIP, False, detail)
+
+    def unknown(self, criterion_id: str, required: bool, *probes: str) -> Criterion:
+        """A criterion whose data was not captured, with why and how to capture it."""
+        return Criterion(
+            criterion_id,
+            Status.UNKNOWN,
+            required,
+            self.facts.why_missing(*probes),
+            "collect the snapshot again with collect-host.ps1 (or eflowgpu collect-host) as an administrator",
+        )
+
+
+def build_in_range(rule: WindowsRule, build: WindowsBuild) -> bool | None:
+    """Whether ``build`` is in ``rule``'s builds; None when only the missing UBR could tell."""
+    if rule.builds:
+        return build.build in rule.builds
+    if rule.max_build is not None and build.build > rule.max_build:
+        return False
+    if rule.min_build is None:
+        return True
+    return build.meets(rule.min_build)

@@ -1,0 +1,129 @@
+"""Judging a host: every GPU's criteria, verdict, predicted passthrough and deploy command."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eflowgpu.criteria import Criterion, Verdict, verdict_of
+from eflowgpu.host.facts import HostFacts
+from eflowgpu.host.gpus import HostGpu, discover_gpus
+from eflowgpu.identity import identify
+from eflowgpu.matrix import Matrix, Passthrough, Profile
+from eflowgpu.rules import device, platform
+from eflowgpu.rules.context import RuleContext
+
+HOST_RULES: tuple[Callable[[RuleContext], Criterion], ...] = (
+    device.gpu_supported,
+    platform.os_edition,
+    platform.os_build,
+    platform.host_hyperv,
+    platform.host_virtualization,
+    platform.host_physical,
+    platform.host_memory,
+    platform.host_disk,
+    device.gpu_device,
+    device.gpu_driver,
+    device.gpu_wsl,
+    device.dda_iov,
+    device.dda_endpoint,
+    device.dda_acs,
+    device.dda_rmrr,
+    device.dda_interrupts,
+    device.dda_location,
+    device.dda_mitigation_driver,
+    device.gpupv_partitionable,
+    device.gpupv_policy,
+)
+"""The host rules in the contract's criterion order."""
+
+EFLOW_TYPE = {"DDA": "DirectDeviceAssignment", "GPU-PV": "ParaVirtualization"}
+_DEPLOYABLE = {Verdict.ELIGIBLE, Verdict.ELIGIBLE_WITH_WARNINGS, Verdict.INCOMPLETE}
+_PLAIN_NAME = re.compile(r"^[\w .()+/,:#-]+$")
+
+
+@dataclass(frozen=True)
+class GpuResult:
+    """The judgement of one GPU of a host."""
+
+    name: str
+    pci_id: str
+    subsys_id: str | None
+    model: str | None
+    brand: str | None
+    passthrough: Passthrough | None
+    passthrough_reason: str | None
+    verdict: Verdict
+    criteria: tuple[Criterion, ...]
+    deploy_hint: str | None
+    instance_id: str
+
+
+def judge_host(matrix: Matrix, profile: Profile, facts: HostFacts) -> list[GpuResult]:
+    """Judge every GPU of the host against ``profile``."""
+    return [judge_gpu(matrix, profile, facts, gpu) for gpu in discover_gpus(facts)]
+
+
+def judge_gpu(matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu) -> GpuResult:
+    """Judge one GPU: all host criteria, the verdict, the passthrough type and the deploy command."""
+    identity = identify(matrix, gpu.pci, gpu.name)
+    row = profile.row_for(
+        identity.model.key if identity.model else None, identity.brand.key if identity.brand else None
+    )
+    ctx = RuleContext(matrix, profile, facts, gpu, identity, row)
+    criteria = tuple(rule(ctx) for rule in HOST_RULES)
+    verdict = verdict_of(criteria)
+    name = ctx.gpu_label
+    passthrough = row.passthrough if row else None
+    return GpuResult(
+        name=name,
+        pci_id=gpu.pci.pci_id,
+        subsys_id=gpu.pci.subsys_id,
+        model=identity.model.key if identity.model else None,
+        brand=identity.brand.key if identity.brand else None,
+        passthrough=passthrough,
+        passthrough_reason=_passthrough_reason(ctx),
+        verdict=verdict,
+        criteria=criteria,
+        deploy_hint=deploy_hint(passthrough, name) if passthrough and verdict in _DEPLOYABLE else None,
+        instance_id=gpu.instance_id,
+    )
+
+
+def deploy_hint(passthrough: Passthrough, gpu_name: str) -> str:
+    """The ``Deploy-Eflow`` command that gives the EFLOW VM this GPU.
+
+    The name is quoted for PowerShell: double quotes for plain names (as Microsoft's examples write
+    them), single quotes with ``'`` doubled when the name holds anything PowerShell would expand.
+    """
+    quoted = f'"{gpu_name}"' if _PLAIN_NAME.match(gpu_name) else "'" + gpu_name.replace("'", "''") + "'"
+    return f"Deploy-Eflow -gpuPassthroughType {EFLOW_TYPE[passthrough]} -gpuName {quoted} -gpuCount 1"
+
+
+def _passthrough_reason(ctx: RuleContext) -> str | None:
+    row = ctx.row
+    if row is None:
+        return None
+    why = f"; {row.why}" if row.why else ""
+    if ctx.profile.passthrough_selection == "automatic":
+        text = (
+            f"EFLOW selects the passthrough method itself in this profile; the pack predicts "
+            f"{row.passthrough} (row {row.id}){why}"
+        )
+    else:
+        text = (
+            f"{row.passthrough} by row {row.id}{why}; pass -gpuPassthroughType "
+            f"{EFLOW_TYPE[row.passthrough]} to Deploy-Eflow"
+        )
+    return text + _eflow_view(ctx.facts, ctx.gpu_label, row.passthrough)
+
+
+def _eflow_view(facts: HostFacts, name: str, passthrough: Passthrough) -> str:
+    info = facts.eflow_gpu
+    if info is None or not info.name or info.name.casefold() != name.casefold():
+        return ""
+    types = ", ".join(info.supported_passthrough_types) or "none"
+    agrees = EFLOW_TYPE[passthrough].casefold() in (t.casefold() for t in info.supported_passthrough_types)
+    verdict = "which agrees" if agrees else f"which does not include {EFLOW_TYPE[passthrough]}"
+    return f". EFLOW's Get-EflowHostConfiguration lists this GPU with passthrough types {types}, {verdict}"

@@ -1,0 +1,697 @@
+"""Unit tests of the human reports: ``render_html`` and ``render_markdown``."""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from eflowgpu.report.html import CSP, render_html
+from eflowgpu.report.labels import VERDICTS, verdict_label
+from eflowgpu.report.markdown import escape_markdown, render_markdown
+
+HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
+PIPE_HOST = "pipe|host\n# heading *bold* _u_ [x](y) `code` ~s~"
+HOSTILE_GPU = 'NVIDIA "Quadro" & <b>RTX</b>'
+ERROR_TEXT = "not valid JSON: Expecting ',' delimiter <b>line 3</b>"
+SAMPLE_NOTE = (
+    "Not on Windows: evaluated the sample lab in fixtures/hosts (example snapshots, not a real host)."
+)
+
+
+def _criterion(
+    cid: str, status: str, required: bool = True, detail: str = "", remedy: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "status": status,
+        "required": required,
+        "detail": detail or f"{cid} detail",
+        "remedy": remedy,
+    }
+
+
+def _gpu(name: str, verdict: str, criteria: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    gpu: dict[str, Any] = {
+        "name": name,
+        "pci_id": "10DE:1EB8",
+        "subsys_id": "10DE:12A2",
+        "model": "t4",
+        "passthrough": "DDA",
+        "passthrough_reason": None,
+        "verdict": verdict,
+        "criteria": criteria,
+        "deploy_hint": (
+            f'Deploy-Eflow -gpuPassthroughType DirectDeviceAssignment -gpuName "{name}" -gpuCount 1'
+        ),
+    }
+    gpu.update(extra)
+    return gpu
+
+
+def _system(host: str, gpus: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    system: dict[str, Any] = {
+        "host": host,
+        "source": f"fixtures/hosts/{host}.json",
+        "status": "ok",
+        "error": None,
+        "collector": "collect-host.ps1 1.0",
+        "captured_at": "2026-11-20T10:00:00Z",
+        "os": {
+            "edition": "ServerDatacenter",
+            "build": 17763,
+            "ubr": 5458,
+            "installation_type": "Server",
+            "name": "Windows Server 2019",
+        },
+        "gpus": gpus,
+        "vm": None,
+    }
+    system.update(extra)
+    return system
+
+
+VM = {
+    "source": "fixtures/vms/lab-t4-01.json",
+    "passthrough": "DDA",
+    "gpus": [
+        {
+            "name": "Tesla T4",
+            "pci_id": "10DE:1EB8",
+            "model": "t4",
+            "driver_version": "535.104.05",
+            "cuda_version": "12.2",
+            "memory_total_mib": 15360,
+            "pcie": {"gen_max": 3, "width_max": 16, "gen_current": 3, "width_current": 16},
+        }
+    ],
+    "criteria": [
+        _criterion("vm.passthrough", "pass", detail="DDA, as the host predicts"),
+        _criterion(
+            "vm.memory",
+            "warn",
+            required=False,
+            detail="VM has 1024 MB",
+            remedy="Deploy with -memoryInMB 4096",
+        ),
+    ],
+    "benchmarks": [
+        {
+            "id": "h2d_pinned",
+            "value": 12.4,
+            "unit": "GB/s",
+            "reference": 13.0,
+            "threshold": 9.1,
+            "status": "pass",
+            "samples": 15,
+            "cv": 0.004,
+        },
+        {
+            "id": "sgemm_fp32",
+            "value": 2.0,
+            "unit": "TFLOPS",
+            "reference": 8.1,
+            "threshold": 5.0,
+            "status": "fail",
+        },
+    ],
+}
+
+
+def make_report(mode: str | None = "sample-lab") -> dict[str, Any]:
+    """A report with every kind of row: each verdict, no GPU, an error, a VM and hostile strings."""
+    not_eligible = [
+        _criterion("os.build", "pass", detail="build 17763 >= 17763 (Windows Server)"),
+        _criterion("dda.mitigation_driver", "warn", required=False, remedy="Install the mitigation driver"),
+        _criterion("dda.acs", "fail", detail="ACS missing <upstream>", remedy="Enable ACS in firmware"),
+        _criterion("os.edition", "fail", detail="Home is not allowed"),
+    ]
+    report: dict[str, Any] = {
+        "format": "eflow-gpu-report/1",
+        "generated_at": "2026-11-20T10:30:00Z",
+        "matrix": {
+            "path": "matrix.yaml",
+            "profile": "preview-2021-06",
+            "sha256": "ab" * 32,
+            "profile_title": "EFLOW GPU acceleration preview (June 2021)",
+            "profile_source": "MicrosoftDocs/azure-docs articles/iot-edge/gpu-acceleration.md",
+        },
+        "systems": [
+            _system(
+                "LAB-T4-01",
+                [_gpu("NVIDIA Tesla T4", "eligible", [_criterion("os.build", "pass")])],
+                vm=copy.deepcopy(VM),
+            ),
+            _system(HOSTILE, [_gpu(HOSTILE_GPU, "not-eligible", not_eligible)]),
+            _system(
+                PIPE_HOST,
+                [
+                    _gpu(
+                        "NVIDIA A2",
+                        "eligible-with-warnings",
+                        [_criterion("os.build", "pass"), _criterion("gpupv.policy", "warn", required=False)],
+                        passthrough="GPU-PV",
+                        passthrough_reason="the profile lists the A2 for GPU-PV only",
+                    ),
+                    _gpu(
+                        "NVIDIA GeForce GT 710",
+                        "unsupported",
+                        [_criterion("gpu.supported", "fail", detail="no row for this GPU")],
+                        model=None,
+                        passthrough=None,
+                        deploy_hint=None,
+                    ),
+                ],
+            ),
+            _system(
+                "LAB-INCOMPLETE",
+                [
+                    _gpu(
+                        "NVIDIA Tesla P40",
+                        "incomplete",
+                        [_criterion("dda.rmrr", "unknown", detail="not captured")],
+                    )
+                ],
+            ),
+            _system("LAB-NOGPU", []),
+            {
+                "host": "broken-file",
+                "source": "fixtures/hosts/broken-file.json",
+                "status": "error",
+                "error": ERROR_TEXT,
+                "os": None,
+                "gpus": [],
+                "vm": None,
+            },
+        ],
+    }
+    if mode is not None:
+        report["run"] = {"mode": mode, "note": SAMPLE_NOTE}
+    return report
+
+
+# ---------------------------------------------------------------- a tiny DOM for the HTML tests
+
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+
+
+class Node:
+    """One element of the parsed page."""
+
+    def __init__(self, tag: str, attrs: dict[str, str], parent: Node | None) -> None:
+        self.tag = tag
+        self.attrs = attrs
+        self.parent = parent
+        self.children: list[Node | str] = []
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def iter(self) -> list[Node]:
+        out: list[Node] = []
+        for child in self.children:
+            if isinstance(child, Node):
+                out.append(child)
+                out.extend(child.iter())
+        return out
+
+    def find_all(self, tag: str, cls: str | None = None) -> list[Node]:
+        return [n for n in self.iter() if n.tag == tag and (cls is None or cls in n.classes)]
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {}, None)
+        self.current = self.root
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, {k: v or "" for k, v in attrs}, self.current)
+        self.current.children.append(node)
+        if tag not in _VOID:
+            self.current = node
+
+    def handle_endtag(self, tag: str) -> None:
+        node: Node | None = self.current
+        while node is not None and node.tag != tag:
+            node = node.parent
+        assert node is not None, f"unmatched </{tag}>"
+        assert node.parent is not None, f"unmatched </{tag}>"
+        self.current = node.parent
+
+    def handle_data(self, data: str) -> None:
+        self.current.children.append(data)
+
+
+def parse(page: str) -> Node:
+    builder = _TreeBuilder()
+    builder.feed(page)
+    builder.close()
+    assert builder.current is builder.root, "unclosed elements at the end of the page"
+    return builder.root
+
+
+def gpu_rows(doc: Node) -> list[Node]:
+    return doc.find_all("tr", "gpu-row")
+
+
+def _badge_keys(node: Node) -> list[str]:
+    return [c[2:] for span in node.find_all("span", "badge") for c in span.classes if c.startswith("b-")]
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def test_html_is_a_self_contained_page_with_a_strict_csp() -> None:
+    page = render_html(make_report())
+    assert page.startswith("<!DOCTYPE html>")
+    doc = parse(page)
+    metas = [m for m in doc.find_all("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"]
+    assert len(metas) == 1
+    policy = metas[0].attrs["content"]
+    assert policy == CSP
+    assert "default-src 'none'" in policy
+    assert "style-src 'unsafe-inline'" in policy
+    assert "img-src data:" in policy
+    assert "script-src" not in policy
+    assert [t.text() for t in doc.find_all("title")] == ["EFLOW GPU compatibility report"]
+    lowered = page.lower()
+    for forbidden in (
+        "<script",
+        "<link",
+        "<img",
+        "<iframe",
+        "<object",
+        "<embed",
+        "http://",
+        "https://",
+        "url(",
+        "@import",
+    ):
+        assert forbidden not in lowered, forbidden
+    assert not any(name.startswith("on") for node in doc.iter() for name in node.attrs)
+
+
+def test_html_escapes_every_untrusted_string() -> None:
+    page = render_html(make_report())
+    doc = parse(page)
+    for raw in (HOSTILE, HOSTILE_GPU, ERROR_TEXT, "ACS missing <upstream>"):
+        assert html.escape(raw, quote=True) in page
+        assert raw not in page
+    # parsed back, the hostile strings are plain text, not elements
+    assert HOSTILE in doc.text()
+    assert HOSTILE_GPU in doc.text()
+    assert not doc.find_all("script")
+    assert not doc.find_all("img")
+    assert not doc.find_all("b")
+
+
+def test_html_has_one_row_per_system_and_gpu_in_order() -> None:
+    report = make_report()
+    rows = gpu_rows(parse(render_html(report)))
+    expected = [
+        ("LAB-T4-01", "NVIDIA Tesla T4", "eligible"),
+        (HOSTILE, HOSTILE_GPU, "not-eligible"),
+        (PIPE_HOST, "NVIDIA A2", "warnings"),
+        (PIPE_HOST, "NVIDIA GeForce GT 710", "unsupported"),
+        ("LAB-INCOMPLETE", "NVIDIA Tesla P40", "incomplete"),
+        ("LAB-NOGPU", "no GPU found", "no-gpu"),
+        ("broken-file", ERROR_TEXT, "error"),
+    ]
+    assert len(rows) == len(expected)
+    for row, (host, second, badge) in zip(rows, expected, strict=True):
+        cells = row.find_all("td")
+        assert host in cells[0].text()
+        assert second in row.text()
+        assert _badge_keys(row) == [badge]
+
+
+def test_html_row_shows_os_model_passthrough_and_deploy_command() -> None:
+    rows = gpu_rows(parse(render_html(make_report())))
+    first = rows[0]
+    text = first.text()
+    assert "Windows Server 2019" in text
+    assert "ServerDatacenter" in text
+    assert "17763.5458" in text
+    assert "fixtures/hosts/LAB-T4-01.json" in text
+    codes = first.find_all("code", "deploy")
+    assert [c.text() for c in codes] == [
+        'Deploy-Eflow -gpuPassthroughType DirectDeviceAssignment -gpuName "NVIDIA Tesla T4" -gpuCount 1'
+    ]
+    a2, unsupported = rows[2], rows[3]
+    assert "GPU-PV" in a2.text()
+    assert "the profile lists the A2 for GPU-PV only" in a2.text()
+    assert "not in catalog" in unsupported.text()
+    assert not unsupported.find_all("code", "deploy")
+    # the hint of a GPU that is not eligible is marked as conditional
+    assert "once every required criterion passes" in rows[1].text()
+    assert "once every required criterion passes" not in first.text()
+
+
+def test_html_criteria_are_in_details_with_failed_required_first() -> None:
+    doc = parse(render_html(make_report()))
+    details = doc.find_all("details", "criteria")
+    assert len(details) == 5  # one per GPU
+    not_eligible = details[1]
+    summary = not_eligible.find_all("summary")[0].text()
+    assert "failed: dda.acs, os.edition" in summary
+    assert "warnings: dda.mitigation_driver" in summary
+    rows = not_eligible.find_all("table")[0].find_all("tbody")[0].find_all("tr")
+    ids = [r.find_all("td")[0].text() for r in rows]
+    assert ids == ["dda.acs", "os.edition", "dda.mitigation_driver", "os.build"]
+    assert "c-fail-req" in rows[0].classes
+    first_cells = [c.text() for c in rows[0].find_all("td")]
+    assert first_cells == ["dda.acs", "fail", "yes", "ACS missing <upstream>", "Enable ACS in firmware"]
+    assert [c.text() for c in rows[2].find_all("td")][1:3] == ["warn", "no"]
+    incomplete = details[4].find_all("summary")[0].text()
+    assert "unknown: dda.rmrr" in incomplete
+    eligible = details[0].find_all("summary")[0].text()
+    assert "failed" not in eligible
+
+
+def test_html_sample_lab_banner_only_in_sample_lab_mode() -> None:
+    banner = parse(render_html(make_report("sample-lab"))).find_all("div", "banner")
+    assert len(banner) == 1
+    assert SAMPLE_NOTE in banner[0].text()
+    assert "not your host" in banner[0].text()
+    for mode in ("snapshots", "live", None):
+        page = render_html(make_report(mode))
+        assert not parse(page).find_all("div", "banner"), mode
+        assert 'class="banner"' not in page
+    # the note of another mode is still shown, just not as a banner
+    assert SAMPLE_NOTE in parse(render_html(make_report("snapshots"))).text()
+
+
+def test_html_header_and_summary_counts() -> None:
+    doc = parse(render_html(make_report()))
+    header = doc.find_all("header")[0].text()
+    for text in ("2026-11-20T10:30:00Z", "matrix.yaml", "preview-2021-06", "EFLOW GPU acceleration preview"):
+        assert text in header
+    counts = {
+        li.attrs["id"]: li.find_all("span", "n")[0].text() for li in doc.find_all("li") if "id" in li.attrs
+    }
+    assert counts == {
+        "count-systems": "6",
+        "count-gpus": "5",
+        "count-eligible": "1",
+        "count-warnings": "1",
+        "count-incomplete": "1",
+        "count-not-eligible": "1",
+        "count-unsupported": "1",
+        "count-error": "1",
+    }
+
+
+def test_html_error_system_shows_reason_and_error_badge() -> None:
+    rows = gpu_rows(parse(render_html(make_report())))
+    error_row = rows[-1]
+    assert "row-error" in error_row.classes
+    assert ERROR_TEXT in error_row.text()
+    assert _badge_keys(error_row) == ["error"]
+
+
+def test_html_verdict_badges_have_distinct_colours() -> None:
+    page = render_html(make_report())
+    colours = {}
+    for verdict in VERDICTS:
+        key = verdict_label(verdict).key
+        match = re.search(rf"\.b-{re.escape(key)} \{{ background: (#[0-9a-f]{{6}});", page)
+        assert match, verdict
+        colours[verdict] = match.group(1)
+    assert len(set(colours.values())) == len(VERDICTS)
+    assert colours["eligible"] == "#1a7f37"
+    assert colours["not-eligible"] == "#c62828"
+
+
+def test_html_renders_the_vm_section() -> None:
+    doc = parse(render_html(make_report()))
+    blocks = doc.find_all("details", "vm-block")
+    assert len(blocks) == 1
+    vm = blocks[0]
+    summary = vm.find_all("summary")[0].text()
+    assert "LAB-T4-01" in summary
+    assert "passthrough DDA" in summary
+    assert "failed: sgemm_fp32" in summary
+    text = vm.text()
+    for expected in ("vm.passthrough", "vm.memory", "Deploy with -memoryInMB 4096", "535.104.05", "Gen3 x16"):
+        assert expected in text
+    bench_rows = vm.find_all("table", "benchmarks")[0].find_all("tbody")[0].find_all("tr")
+    first = [c.text() for c in bench_rows[0].find_all("td")]
+    assert first == ["h2d_pinned", "12.4", "GB/s", "13", "9.1", "0.95", "pass", "15", "0.004"]
+    second = [c.text() for c in bench_rows[1].find_all("td")]
+    assert second[5] == "0.25"
+    assert second[6] == "fail"
+    assert second[7] == second[8] == "\u2014"
+    # the VM block comes right after its system's rows
+    tbodies = doc.find_all("table", "main")[0].find_all("tbody")
+    systems = [b for b in tbodies if "system" in b.classes]
+    assert "vm" in systems[1].classes
+    assert "LAB-T4-01" in systems[0].text()
+
+
+@pytest.mark.parametrize(
+    "vm",
+    [
+        {},
+        {"criteria": None, "benchmarks": "nope", "gpus": [None, 3, {"pcie": "x"}]},
+        {"benchmarks": [{"id": "x", "value": "fast", "reference": 0}, {"value": 1, "reference": 0.0}, {}]},
+        {"benchmarks": [{"id": "b", "value": True, "reference": 2, "cv": float("nan")}]},
+    ],
+)
+def test_html_vm_section_is_robust_to_missing_keys(vm: dict[str, Any]) -> None:
+    report = make_report()
+    report["systems"][0]["vm"] = vm
+    doc = parse(render_html(report))
+    blocks = doc.find_all("details", "vm-block")
+    assert len(blocks) == 1
+    for table in blocks[0].find_all("table", "benchmarks"):
+        for row in table.find_all("tbody")[0].find_all("tr"):
+            assert row.find_all("td")[5].text() == "\u2014"  # no ratio without two numbers
+
+
+def test_html_tolerates_a_damaged_report() -> None:
+    assert "EFLOW GPU compatibility report" in render_html({})
+    report: dict[str, Any] = {
+        "matrix": "oops",
+        "run": ["x"],
+        "systems": [
+            None,
+            {"host": None, "gpus": None, "os": "Windows"},
+            {
+                "host": "h",
+                "os": {"build": 19045},
+                "gpus": [{"verdict": "strange<b>", "criteria": [None, {"status": 3}]}],
+            },
+            {"status": "error"},
+        ],
+    }
+    page = render_html(report)
+    doc = parse(page)
+    rows = gpu_rows(doc)
+    assert len(rows) == 3
+    assert "no GPU found" in rows[0].text()
+    assert "19045" in rows[1].text()
+    assert _badge_keys(rows[1]) == ["other"]
+    assert "strange<b>" in rows[1].text()
+    assert "strange<b>" not in page
+    assert _badge_keys(rows[2]) == ["error"]
+
+
+def test_html_is_deterministic_and_does_not_change_the_report() -> None:
+    report = make_report()
+    before = copy.deepcopy(report)
+    assert render_html(report) == render_html(report)
+    assert report == before
+
+
+def test_html_renders_a_thousand_systems() -> None:
+    template = make_report()["systems"]
+    report = make_report()
+    report["systems"] = [
+        {**copy.deepcopy(template[i % len(template)]), "host": f"host-{i:04d}"} for i in range(1000)
+    ]
+    rows = gpu_rows(parse(render_html(report)))
+    per_system = [max(1, len(s["gpus"])) for s in template]
+    assert len(rows) == sum(per_system[i % len(template)] for i in range(1000))
+    assert "host-0999" in rows[-1].text()
+    assert len(_table_rows(render_markdown(report), "Host")) - 2 == len(rows)
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def _split_row(line: str) -> list[str]:
+    """Split a GFM table row the way GitHub does: a backslash escapes the next character."""
+    assert line.startswith("|"), line
+    assert line.endswith("|"), line
+    cells: list[str] = []
+    current: list[str] = []
+    chars = iter(line[1:-1])
+    for ch in chars:
+        if ch == "\\":
+            current.append(ch + next(chars, ""))
+        elif ch == "|":
+            cells.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    cells.append("".join(current).strip())
+    return cells
+
+
+def _unescape(text: str) -> str:
+    return html.unescape(re.sub(r"\\(.)", r"\1", text))
+
+
+def _table_rows(md: str, header_first: str) -> list[list[str]]:
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header_first} |"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(_split_row(line))
+    return rows
+
+
+def test_escape_markdown() -> None:
+    assert escape_markdown("a|b") == "a\\|b"
+    assert escape_markdown("<script>x</script>") == "&lt;script&gt;x&lt;/script&gt;"
+    assert escape_markdown("*_[]#`~\\") == "\\*\\_\\[\\]\\#\\`\\~\\\\"
+    assert escape_markdown("one\ntwo\r\nthree\u2028four") == "one two  three four"
+    assert escape_markdown("a & b") == "a &amp; b"
+    assert escape_markdown(17763) == "17763"
+    for raw in (HOSTILE, PIPE_HOST, HOSTILE_GPU):
+        escaped = escape_markdown(raw)
+        assert "\n" not in escaped
+        assert "<" not in escaped
+        assert _unescape(escaped) == " ".join(raw.splitlines())
+
+
+def test_markdown_header_note_and_counts() -> None:
+    md = render_markdown(make_report())
+    lines = md.splitlines()
+    assert lines[0] == "# EFLOW GPU compatibility report"
+    assert [line for line in lines if line.startswith("# ")] == [lines[0]]
+    quote = [line for line in lines if line.startswith("> ")]
+    assert len(quote) == 1
+    assert "Sample lab" in quote[0]
+    assert _unescape(quote[0]).endswith(SAMPLE_NOTE)
+    assert "preview-2021-06" in md
+    counts = next(line for line in lines if line.startswith("**Verdicts:**"))
+    for part in (
+        "1 eligible,",
+        "1 eligible-with-warnings",
+        "1 incomplete",
+        "1 not-eligible",
+        "1 unsupported",
+    ):
+        assert part in counts
+    assert "**Systems in error:** 1" in counts
+    assert "6 systems, 5 GPUs" in counts
+
+
+def test_markdown_note_is_not_a_warning_outside_the_sample_lab() -> None:
+    md = render_markdown(make_report("snapshots"))
+    assert not [line for line in md.splitlines() if line.startswith(">")]
+    assert "Run mode: snapshots." in md
+    assert "Sample lab" not in md
+    assert "Sample lab" not in render_markdown(make_report(None))
+
+
+def test_markdown_table_has_one_intact_row_per_system_and_gpu() -> None:
+    md = render_markdown(make_report())
+    rows = _table_rows(md, "Host")
+    header, rule, body = rows[0], rows[1], rows[2:]
+    assert header == ["Host", "GPU", "Model", "Passthrough", "Verdict", "Failed", "Warned"]
+    assert rule == ["---"] * 7
+    assert all(len(row) == len(header) for row in body), body
+    got = [(_unescape(r[0]), _unescape(r[1]), r[4]) for r in body]
+    assert got == [
+        ("LAB-T4-01", "NVIDIA Tesla T4", "**ELIGIBLE**"),
+        (HOSTILE, HOSTILE_GPU, "**NOT ELIGIBLE**"),
+        (PIPE_HOST.replace("\n", " "), "NVIDIA A2", "**ELIGIBLE (WARNINGS)**"),
+        (PIPE_HOST.replace("\n", " "), "NVIDIA GeForce GT 710", "**UNSUPPORTED**"),
+        ("LAB-INCOMPLETE", "NVIDIA Tesla P40", "**INCOMPLETE**"),
+        ("LAB-NOGPU", "no GPU found", "**NO GPU**"),
+        ("broken-file", "(not evaluated, see below)", "**ERROR**"),
+    ]
+    not_eligible = body[1]
+    assert _unescape(not_eligible[5]) == "dda.acs, os.edition"
+    assert _unescape(not_eligible[6]) == "dda.mitigation_driver"
+    assert body[3][2] == "not in catalog"
+    assert "dda.rmrr (unknown)" in _unescape(body[4][5])
+
+
+def test_markdown_cannot_be_broken_by_hostile_strings() -> None:
+    md = render_markdown(make_report())
+    assert "<" not in md  # no tag at all: GitHub renders inline HTML in job summaries
+    assert "\n# heading" not in md
+    assert "`" not in md.replace("\\`", "")
+    for line in md.splitlines():
+        assert not line.startswith("# heading")
+
+
+def test_markdown_lists_systems_in_error() -> None:
+    md = render_markdown(make_report())
+    section = md.split("## Systems in error\n", 1)[1].split("\n## ", 1)[0]
+    items = [line for line in section.splitlines() if line.startswith("- ")]
+    assert len(items) == 1
+    assert "**broken-file**" in items[0]
+    assert _unescape(items[0]).endswith(ERROR_TEXT)
+    assert "## Systems in error" not in render_markdown({"systems": [make_report()["systems"][0]]})
+
+
+def test_markdown_lists_failed_criteria_of_gpus_that_are_not_eligible() -> None:
+    md = render_markdown(make_report())
+    section = md.split("## Why GPUs are not eligible\n", 1)[1].split("\n## ", 1)[0]
+    headings = [line for line in section.splitlines() if line.startswith("### ")]
+    assert [_unescape(h) for h in headings] == [
+        f"### {HOSTILE}: {HOSTILE_GPU} (NOT ELIGIBLE)",
+        f"### {PIPE_HOST.replace(chr(10), ' ')}: NVIDIA GeForce GT 710 (UNSUPPORTED)",
+        "### LAB-INCOMPLETE: NVIDIA Tesla P40 (INCOMPLETE)",
+    ]
+    hostile_block = section.split(headings[1])[0]
+    bullets = [_unescape(line) for line in hostile_block.splitlines() if line.startswith("- ")]
+    assert bullets == [
+        "- dda.acs (required, fail): ACS missing <upstream> Remedy: Enable ACS in firmware",
+        "- os.edition (required, fail): Home is not allowed",
+    ]
+    assert "- gpu.supported (required, fail): no row for this GPU" in _unescape(section)
+    assert "- dda.rmrr (required, unknown): not captured" in _unescape(section)
+    assert "LAB-T4-01" not in section
+    assert "NVIDIA A2" not in section
+
+
+def test_markdown_vm_results() -> None:
+    md = render_markdown(make_report())
+    rows = _table_rows(md, "Host | Passthrough in VM")
+    assert len(rows) == 3
+    assert rows[2][0] == "LAB-T4-01"
+    assert rows[2][1] == "DDA"
+    assert _unescape(rows[2][3]) == "vm.memory"
+    assert rows[2][4] == "2"
+    assert _unescape(rows[2][5]) == "sgemm_fp32"
+    report = make_report()
+    report["systems"][0]["vm"] = None
+    assert "In-VM results" not in render_markdown(report)
+
+
+def test_markdown_is_deterministic_and_tolerates_a_damaged_report() -> None:
+    report = make_report()
+    before = copy.deepcopy(report)
+    assert render_markdown(report) == render_markdown(report)
+    assert report == before
+    md = render_markdown({"systems": [None, {"gpus": "x"}, {"status": "error"}], "matrix": 3, "run": "x"})
+    assert md.startswith("# EFLOW GPU compatibility report\n")
+    assert len(_table_rows(md, "Host")) == 4
