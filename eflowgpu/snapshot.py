@@ -84,7 +84,7 @@ def parse_snapshot(raw: bytes | str, expected_format: str, *, source: str = "<me
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SnapshotError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise SnapshotError(f"not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from exc
     except (ValueError, RecursionError) as exc:
         raise SnapshotError(f"not valid JSON: {str(exc).splitlines()[0][:200]}") from exc
     return snapshot_from_data(data, expected_format, source=source)

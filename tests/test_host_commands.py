@@ -447,8 +447,9 @@ def test_ps1_lint() -> None:
 
 
 def test_ps1_parses_with_tree_sitter() -> None:
-    import tree_sitter as ts  # noqa: PLC0415 - dev dependency, only this test needs it
-    import tree_sitter_powershell as grammar  # noqa: PLC0415
+    import tree_sitter as ts  # dev dependency, only this test needs it
+    import tree_sitter_powershell as grammar
+
     parser = ts.Parser(ts.Language(grammar.language()))
     # The grammar cannot parse `Select-Object A, B` argument lists, so only the script itself, the
     # survey and the fallbacks (none of which has one) are checked.
@@ -757,7 +758,8 @@ def test_find_powershell_prefers_windows_powershell() -> None:
     def which_from(found: dict[str, str]) -> Callable[[str], str | None]:
         return found.get
 
-    assert find_powershell(which=which_from({"pwsh": "/p/pwsh", "powershell.exe": "/w/ps.exe"})) == "/w/ps.exe"
+    both = {"pwsh": "/p/pwsh", "powershell.exe": "/w/ps.exe"}
+    assert find_powershell(which=which_from(both)) == "/w/ps.exe"
     assert find_powershell(which=which_from({"pwsh": "/p/pwsh"})) == "/p/pwsh"
     assert find_powershell(which=which_from({"powershell.exe": "C:/ps.exe"})) == "C:/ps.exe"
     assert find_powershell(which=which_from({"powershell": "/w/powershell"})) == "/w/powershell"

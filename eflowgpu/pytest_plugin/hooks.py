@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from eflowgpu.pytest_plugin.cases import HostCase, host_cases
+from eflowgpu.pytest_plugin.cases import host_cases
+from eflowgpu.pytest_plugin.items import HostCriterionItem, HostSuite
 from eflowgpu.pytest_plugin.options import add_options
 from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_KEY, PackSession
 
@@ -30,12 +31,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     session = PackSession(config)
     config.stash[SESSION_KEY] = session
-    if not session.is_worker:
-        if getattr(config.option, "xmlpath", None) is None:
-            config.option.xmlpath = str(session.report_dir / "junit.xml")
-        if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
-            config.option.allure_report_dir = str(session.report_dir / "allure-results")
-            config.option.clean_alluredir = True  # our default folder holds this run only
+    if not session.is_worker and getattr(config.option, "xmlpath", None) is None:
+        config.option.xmlpath = str(session.report_dir / "junit.xml")  # the controller writes JUnit
+    if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
+        # Every process writes Allure results (xdist workers run the tests); only the controller,
+        # which starts first, empties the default folder, which holds this run only.
+        config.option.allure_report_dir = str(session.report_dir / "allure-results")
+        config.option.clean_alluredir = not session.is_worker
 
 
 def pytest_configure_node(node: Any) -> None:
@@ -56,38 +58,52 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``host_case`` over systems x GPUs x criteria (readable, stable ids)."""
-    if "host_case" not in metafunc.fixturenames:
-        return
-    session = metafunc.config.stash[SESSION_KEY]
-    cases = host_cases(session.systems)
-    metafunc.parametrize("host_case", [case for _, case in cases], ids=[i for i, _ in cases])
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Collector, name: str, obj: object
+) -> list[pytest.Item] | None:
+    """Expand the host suite declared in a test module into one item per system x GPU x criterion."""
+    if not isinstance(obj, HostSuite):
+        return None
+    session = collector.config.stash[SESSION_KEY]
+    doc = obj.__doc__ or ""
+    return [
+        HostCriterionItem.from_parent(collector, name=f"{name}[{case_id}]", case=case, doc=doc)
+        for case_id, case in host_cases(session.systems)
+    ]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give each host case its JUnit properties and Allure labels (set once, at collection)."""
+    """Give each host case its JUnit properties (system, GPU, criterion, verdict, status)."""
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        case = callspec.params.get("host_case") if callspec is not None else None
-        if not isinstance(case, HostCase):
-            continue
-        for name, value in case.properties():
-            item.user_properties.append((name, value))
-        for label_type, value in case.allure_labels():
-            item.add_marker(pytest.mark.allure_label(value, label_type=label_type))
+        if isinstance(item, HostCriterionItem):
+            item.user_properties.extend(item.case.properties())
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
-    """Show system, GPU, passthrough and criterion as Allure parameters when Allure reports."""
-    if allure is None or not getattr(item.config.option, "allure_report_dir", None):
+    """Give the running host case its Allure labels and parameters (when Allure reports).
+
+    Done here rather than at collection: under xdist every worker collects every case but runs
+    only its share, and Allure reads the labels when the test ends.
+    """
+    if not isinstance(item, HostCriterionItem) or not _allure_on(item.config):
         return
-    callspec = getattr(item, "callspec", None)
-    case = callspec.params.get("host_case") if callspec is not None else None
-    if isinstance(case, HostCase):
-        for name, value in case.parameters():
-            allure.dynamic.parameter(name, value)
+    item.own_markers.extend(
+        pytest.mark.allure_label(value, label_type=label_type).mark
+        for label_type, value in item.case.allure_labels()
+    )
+    for name, value in item.case.parameters():
+        allure.dynamic.parameter(name, value)
+
+
+def _allure_on(config: pytest.Config) -> bool:
+    """True when allure-pytest is loaded and writes results in this run."""
+    return (
+        allure is not None
+        and config.pluginmanager.hasplugin("allure_pytest")
+        and bool(getattr(config.option, "allure_report_dir", None))
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -67,10 +67,12 @@ table.main > thead th { position: sticky; top: 0; z-index: 1; background: #24292
 table.main > tbody > tr > td { border-top: 1px solid #d8dee4; }
 table.main > tbody:nth-of-type(even) > tr { background: #f6f8fa; }
 table.main > tbody > tr.detail-row > td { border-top: none; padding-top: 0; }
-td.host { font-weight: 600; overflow-wrap: anywhere; max-width: 18rem; }
-td.host small, td.gpu small, td.pt small { display: block; font-weight: 400; color: #59636e; }
+td.host { font-weight: 600; overflow-wrap: break-word; min-width: 11rem; max-width: 18rem; }
+td.host small, td.gpu small, td.pt small { display: block; font-weight: 400; color: #59636e;
+  overflow-wrap: anywhere; }
 td.error-text { color: #6f2da8; font-weight: 600; overflow-wrap: anywhere; }
-code.deploy { display: block; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85em;
+code.deploy { display: block; white-space: pre-wrap; overflow-wrap: break-word; min-width: 16rem;
+  font-size: .85em;
   background: #f0f3f6; border: 1px solid #d0d7de; border-radius: 4px; padding: .3rem .45rem; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; }
 details > summary { cursor: pointer; color: #0b4f9c; }

@@ -1,13 +1,11 @@
 """Host eligibility: every criterion of every GPU of every system, as the support profile judges it.
 
-The cases come from the pack's plugin (systems x GPUs x criteria); each test passes, fails, warns
-or skips exactly as the library's criterion says, with the criterion's detail and remedy as the
-message. The compatibility report is built from the same criterion objects.
+The pack's plugin expands ``test_host_criterion`` into one test per system x GPU x criterion, with
+ids like ``test_host_criterion[LAB-T4-01-gpu0-t4-os.build]``. Each passes, fails, warns or skips
+exactly as the library's criterion says, with the criterion's detail and remedy as the message; the
+compatibility report is built from the same criterion objects.
 """
 
-from eflowgpu.pytest_plugin.cases import HostCase
+from eflowgpu.pytest_plugin.items import host_suite
 
-
-def test_host_criterion(host_case: HostCase) -> None:
-    """One criterion of one GPU of one host."""
-    host_case.check()
+test_host_criterion = host_suite("One criterion of one GPU of one host, as the support profile judges it.")
