@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,43 @@ def healthy_probes() -> dict[str, Any]:
         "eflow": probe(""),
         "eflow_host": probe("", 1, "Get-EflowHostConfiguration : The term is not recognized"),
     }
+
+
+def find_chromium() -> str | None:
+    """Debian's headless Chromium, if installed."""
+    if Path("/usr/bin/chromium").is_file():
+        return "/usr/bin/chromium"
+    return shutil.which("chromium")
+
+
+CHROMIUM = find_chromium()
+NO_CHROMIUM = (
+    "headless Chromium is not installed (/usr/bin/chromium or chromium on PATH); "
+    "install it with: apt-get install -y chromium"
+)
+
+
+def dump_dom(page: Path, profile: Path) -> str:
+    """Load ``page`` in headless Chromium (flags that work as root, offline) and return its final DOM."""
+    assert CHROMIUM is not None, NO_CHROMIUM
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--dump-dom",
+        page.resolve().as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
+    assert "</html>" in done.stdout, f"chromium printed no DOM: {done.stderr[-2000:]}"
+    return done.stdout

@@ -9,8 +9,6 @@ is not installed (``apt-get install chromium``).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,11 +21,10 @@ from eflowgpu.report.files import write_reports
 from eflowgpu.report.model import build_report
 from eflowgpu.snapshot import snapshot_files
 
-from helpers import PROJECT
+from helpers import CHROMIUM, PROJECT, dump_dom
 
 LAB = PROJECT / "fixtures" / "hosts"
 TITLE = "EFLOW GPU compatibility report"
-CHROMIUM = shutil.which("chromium")
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="headless Chromium is not installed (apt-get install -y chromium)"
@@ -94,29 +91,8 @@ def lab_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any]
 @pytest.fixture(scope="module")
 def dom(lab_report: tuple[dict[str, Any], Path], tmp_path_factory: pytest.TempPathFactory) -> str:
     """The DOM headless Chromium ends up with after loading the lab's report.html."""
-    assert CHROMIUM is not None
     _, page = lab_report
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--dump-dom",
-        page.resolve().as_uri(),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
-    assert "</html>" in done.stdout, f"chromium printed no DOM: {done.stderr[-2000:]}"
-    return done.stdout
+    return dump_dom(page, tmp_path_factory.mktemp("chromium-profile"))
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ changed the title, or added an element) would show in it. Skipped where Chromium
 from __future__ import annotations
 
 import html
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -18,50 +16,17 @@ import pytest
 
 from eflowgpu.report.html import render_html
 
+from helpers import CHROMIUM, NO_CHROMIUM, dump_dom
+
 TITLE = "EFLOW GPU compatibility report"
 HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
 HOSTILE_GPU = 'NVIDIA "Tesla" <svg onload=alert(2)> & T4'
 
 
-def _chromium() -> str | None:
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
-CHROMIUM = _chromium()
-
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
-    reason="headless Chromium is not installed (/usr/bin/chromium or chromium on PATH); "
-    "install it with: apt-get install -y chromium",
+    reason=NO_CHROMIUM,
 )
-
-
-def dump_dom(page: Path, profile: Path) -> str:
-    """Load ``page`` in headless Chromium and return the DOM it ends up with."""
-    assert CHROMIUM is not None
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--dump-dom",
-        page.resolve().as_uri(),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
-    assert "</html>" in done.stdout, f"chromium printed no DOM: {done.stderr[-2000:]}"
-    return done.stdout
 
 
 class _Dom(HTMLParser):
