@@ -11,6 +11,7 @@ from eflowgpu.pytest_plugin.cases import host_cases
 from eflowgpu.pytest_plugin.items import HostCriterionItem, HostSuite
 from eflowgpu.pytest_plugin.options import add_options
 from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_KEY, PackSession
+from eflowgpu.report.console import summary_lines
 
 try:  # allure-pytest is a dependency, but the plugin must not break without it
     import allure
@@ -118,18 +119,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     pack = config.stash.get(SESSION_KEY, None)
     if pack is None or pack.is_worker or not pack.reports_written:
         return
-    counts: dict[str, int] = {}
-    errors = 0
-    for system in pack.systems:
-        errors += system.status == "error"
-        for gpu in system.gpus:
-            counts[gpu.verdict.value] = counts.get(gpu.verdict.value, 0) + 1
-    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no GPU"
     terminalreporter.section("EFLOW GPU compatibility")
-    terminalreporter.line(
-        f"profile {pack.profile.key}: {len(pack.systems)} system(s), {summary}"
-        + (f", {errors} system(s) in error" if errors else "")
-    )
+    for line in summary_lines(pack.systems, pack.profile.key):
+        terminalreporter.line(line)
     for path in pack.reports_written:
         terminalreporter.line(f"report: {Path(path)}")
 

@@ -234,7 +234,7 @@ def dda_iov(ctx: RuleContext) -> Criterion:
         return ctx.unknown("dda.iov", True, "vmhost")
     if vmhost.iov_support:
         return Criterion("dda.iov", Status.PASS, True, "Get-VMHost reports IovSupport True")
-    reasons = "; ".join(vmhost.iov_support_reasons) or "no reason given"
+    reasons = "; ".join(r.rstrip(". ") for r in vmhost.iov_support_reasons) or "no reason given"
     return Criterion(
         "dda.iov",
         Status.FAIL,
