@@ -24,6 +24,8 @@ from eflowgpu.host.collector import (
     write_snapshot,
 )
 from eflowgpu.host.commands import HOST_PROBES
+from eflowgpu.vm.collector import collect_vm_snapshot
+from eflowgpu.vm.commands import VM_PROBES
 
 __all__ = ["SUBCOMMANDS", "CliContext", "Handler", "build_parser", "main"]
 
@@ -122,9 +124,71 @@ def _run_collect_host(args: argparse.Namespace, context: CliContext) -> int:
     return EXIT_OK
 
 
+# --- collect-vm -----------------------------------------------------------------------------------
+
+
+def _label(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a label must not be blank")
+    return text
+
+
+def _add_collect_vm(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "collect-vm",
+        help="run the VM probes on this Linux machine (the EFLOW VM) and write a VM snapshot",
+        description=(
+            "Run the read-only VM probes through /bin/sh and write an eflow-gpu-vm-snapshot/1 JSON "
+            "file. Run it inside the EFLOW VM (or on any Linux machine the GPU should reach)."
+        ),
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="PATH", help="snapshot file to write")
+    parser.add_argument(
+        "--host",
+        type=_label,
+        metavar="LABEL",
+        help="label of the Windows host this VM runs on, to join the VM to its host snapshot "
+        "(default: none, as for a plain Linux machine)",
+    )
+    parser.add_argument(
+        "--vm", type=_label, metavar="LABEL", help="label of this VM (default: its host name)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="time limit per probe (default: 60)",
+    )
+    parser.set_defaults(func=_run_collect_vm)
+
+
+def _run_collect_vm(args: argparse.Namespace, context: CliContext) -> int:
+    out: Path = args.out
+    if not out.parent.is_dir():
+        print(f"eflowgpu collect-vm: directory does not exist: {out.parent}", file=context.stderr)
+        return EXIT_USAGE
+    if not sys.platform.startswith("linux"):
+        print("eflowgpu collect-vm: warning: not on Linux, the probes will fail", file=context.stderr)
+    probes = VM_PROBES
+    if args.timeout is not None:
+        probes = tuple(replace(probe, timeout_s=args.timeout) for probe in VM_PROBES)
+    snapshot = collect_vm_snapshot(context.runner, host=args.host, vm=args.vm, probes=probes)
+    try:
+        write_snapshot(snapshot, out)
+    except OSError as exc:
+        print(f"eflowgpu collect-vm: cannot write {out}: {exc}", file=context.stderr)
+        return EXIT_FAILURE
+    failed = [name for name, record in snapshot["probes"].items() if record["exit_code"] != 0]
+    summary = f"wrote {out}: {len(probes)} probes, {len(failed)} with a non-zero exit code"
+    if failed:
+        summary += f" ({', '.join(failed)})"
+    print(summary, file=context.stdout)
+    return EXIT_OK
+
+
 # --- parser and entry point -----------------------------------------------------------------------
 
-SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_collect_host,)
+SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_collect_host, _add_collect_vm)
 """Functions that each add one subcommand to the parser."""
 
 

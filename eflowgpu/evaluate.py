@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eflowgpu.errors import SnapshotError
 from eflowgpu.host.facts import HostFacts, host_facts
@@ -18,6 +18,9 @@ from eflowgpu.matrix import Matrix, Profile
 from eflowgpu.matrix.model import kind_of_installation
 from eflowgpu.rules import GpuResult, judge_host
 from eflowgpu.snapshot import HOST_FORMAT, Snapshot, label_from_path, read_snapshot, snapshot_from_data
+
+if TYPE_CHECKING:
+    from eflowgpu.vm.evaluate import VmJudgement, VmRecord
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,8 @@ class SystemResult:
     gpus: tuple[GpuResult, ...] = ()
     collector: str | None = None
     captured_at: str | None = None
-    vm: Mapping[str, Any] | None = field(default=None)
+    vm: VmJudgement | VmRecord | None = field(default=None)
+    """The system's VM: judged, or a record whose snapshot was unreadable, or None."""
 
 
 def evaluate_host_file(matrix: Matrix, profile: Profile, path: Path | str) -> SystemResult:

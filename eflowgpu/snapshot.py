@@ -50,6 +50,7 @@ class Snapshot:
     probes: Mapping[str, Probe]
     source: str
     extra: Mapping[str, str]
+    host_given: bool = True
 
     def probe(self, name: str) -> Probe | None:
         """The probe called ``name``, or None when it was not captured."""
@@ -116,6 +117,7 @@ def snapshot_from_data(data: Any, expected_format: str, *, source: str = "<memor
         probes=probes,
         source=source,
         extra=extra,
+        host_given=host is not None,
     )
 
 

@@ -702,3 +702,63 @@ def test_plugin_works_without_allure(pytester: pytest.Pytester) -> None:
     )
     assert result.ret == pytest.ExitCode.OK, "\n".join(result.outlines[-30:])
     assert (pytester.path / "out" / "compat-report.json").is_file()
+
+
+# --- host and VM together ----------------------------------------------------------------------------
+
+VM_SUITE = PROJECT / "suites" / "vm" / "test_vm.py"
+VMS = PROJECT / "fixtures" / "vms"
+
+
+@pytest.fixture(scope="module")
+def joined_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with both suites, the sample lab in ``lab`` and the sample VMs in ``vms``."""
+    root = make_project(tmp_path_factory.mktemp("joined"))
+    (root / "suites" / "vm").mkdir(parents=True)
+    shutil.copyfile(VM_SUITE, root / "suites" / "vm" / VM_SUITE.name)
+    shutil.copytree(VMS, root / "vms", ignore=shutil.ignore_patterns("*.py"))
+    return root
+
+
+def test_host_and_vm_snapshots_join_into_one_report_serial_or_parallel(joined_project: Path) -> None:
+    args = (*lab_args(GA), "--vm-snapshot", "vms")
+    serial = run_pack(joined_project, "out-serial", *args)
+    parallel = run_pack(joined_project, "out-parallel", *args, "-n", "2")
+    assert serial.returncode == parallel.returncode == 1, serial.stdout[-2000:]
+    assert without_time(serial.report()) == without_time(parallel.report())
+    report = serial.report()
+    if VALIDATOR.is_file():
+        done = subprocess.run(
+            [sys.executable, str(VALIDATOR), str(serial.report_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout
+    by_host = {s["host"]: s for s in report["systems"]}
+    t4 = by_host["LAB-T4-SRV2022"]
+    assert t4["gpus"] and t4["vm"]["passthrough"] == "DDA"
+    assert {c["id"]: c["status"] for c in t4["vm"]["criteria"]}["vm.passthrough"] == "pass"
+    assert by_host["vm-corrupt-truncated"]["status"] == "error"
+    assert (
+        "test_vm_criterion[LAB-T4-SRV2022-EFLOW-vm.passthrough] PASSED"
+        in run_pack(joined_project, "out-verbose", *args, "-v", "-k", "SRV2022-EFLOW").stdout
+    )
+
+
+def test_host_suite_alone_does_not_examine_this_machine(joined_project: Path) -> None:
+    run = run_pack(joined_project, "out-host-only", *lab_args(GA), "suites/host")
+    report = run.report()
+    assert report["run"]["vm_mode"] == "none"
+    assert all(s["vm"] is None for s in report["systems"])
+
+
+def test_vm_suite_alone_examines_this_machine_and_not_the_sample_lab(joined_project: Path) -> None:
+    run = run_pack(joined_project, "out-vm-only", "--matrix", "matrix.yaml", "suites/vm")
+    assert run.returncode == 0, run.stdout[-2000:]
+    report = run.report()
+    assert report["run"]["mode"] == "none" and report["run"]["vm_mode"] == "live"
+    (system,) = report["systems"]
+    assert system["vm"]["passthrough"] == "none"  # this machine has no GPU
+    assert (joined_project / "out-vm-only" / "vm-snapshot.json").is_file()
+    assert "6 skipped" in run.stdout and "1 passed" in run.stdout

@@ -19,6 +19,7 @@ from eflowgpu.matrix.model import (
     PASSTHROUGH_TYPES,
     Brand,
     CatalogGpu,
+    CudaDriver,
     DriverRule,
     EditionGroup,
     GpuSpecs,
@@ -28,6 +29,7 @@ from eflowgpu.matrix.model import (
     Profile,
     Source,
     SupportRow,
+    VmRequirements,
     WindowsRelease,
     WindowsRule,
 )
@@ -194,7 +196,7 @@ def build_matrix(data: Any, path: Path, sha256: str = "") -> Matrix:
     root = _Node(path, data, "", 1)
     root.check_keys(
         {"format", "default_profile", "edition_groups", "brands", "gpus", "host", "profiles"},
-        {"windows_releases", "mitigation_drivers"},
+        {"windows_releases", "mitigation_drivers", "vm"},
     )
     if root.get("format", str) != MATRIX_FORMAT:
         raise root.error("format", f"expected {MATRIX_FORMAT!r}, got {root.map.get('format')!r}")
@@ -223,6 +225,7 @@ def build_matrix(data: Any, path: Path, sha256: str = "") -> Matrix:
         host=_host(root.child("host")),
         mitigation_drivers=_mitigation(root),
         profiles=profiles,
+        vm=_vm(root.child("vm")) if "vm" in root.map else VmRequirements(),
     )
 
 
@@ -330,6 +333,33 @@ def _mitigation(root: _Node) -> MitigationDrivers:
     return MitigationDrivers(
         node.strings("service_patterns", required=False), node.strings("inf_patterns", required=False)
     )
+
+
+def _cuda(node: _Node, key: str) -> tuple[int, int]:
+    text = str(node.get(key, (str, float)))
+    major, _, minor = text.partition(".")
+    if not major.isdigit() or not minor.isdigit():
+        raise node.error(key, f"expected a CUDA version like '12.0', got {text!r}")
+    return int(major), int(minor)
+
+
+def _vm(node: _Node) -> VmRequirements:
+    node.check_keys({"required_cuda", "min_memory_mib"}, {"memory_tolerance", "cuda_drivers"})
+    drivers = []
+    if "cuda_drivers" in node.map:
+        for item in node.list_of_nodes("cuda_drivers"):
+            item.check_keys({"cuda", "linux"}, {"windows"})
+            windows = _parse(item, "windows", DriverVersion.parse) if "windows" in item.map else None
+            drivers.append(
+                CudaDriver(_cuda(item, "cuda"), _parse(item, "linux", DriverVersion.parse), windows)
+            )
+    tolerance = node.get("memory_tolerance", (int, float), 0.88)
+    if not 0 < tolerance <= 1:
+        raise node.error("memory_tolerance", "expected a fraction between 0 and 1")
+    memory = node.get("min_memory_mib", int)
+    if memory is None or memory < 0:
+        raise node.error("min_memory_mib", "expected an integer of 0 or more")
+    return VmRequirements(_cuda(node, "required_cuda"), memory, float(tolerance), tuple(drivers))
 
 
 def _profile(

@@ -191,6 +191,36 @@ class MitigationDrivers:
 
 
 @dataclass(frozen=True)
+class CudaDriver:
+    """The minimum driver for a CUDA major.minor, on Linux (DDA) and Windows (GPU-PV)."""
+
+    cuda: tuple[int, int]
+    linux: DriverVersion
+    windows: DriverVersion | None = None
+
+    def minimum(self, passthrough: Passthrough) -> DriverVersion:
+        """The minimum for the driver the VM sees; a missing Windows entry means the Linux branch."""
+        if passthrough == "GPU-PV":
+            return self.windows or DriverVersion((self.linux.parts[0], 0), f"{self.linux.parts[0]}.00")
+        return self.linux
+
+
+@dataclass(frozen=True)
+class VmRequirements:
+    """What the in-VM suite needs."""
+
+    required_cuda: tuple[int, int] = (12, 0)
+    min_memory_mib: int = 4096
+    memory_tolerance: float = 0.88
+    cuda_drivers: tuple[CudaDriver, ...] = ()
+
+    def driver_for(self, cuda: tuple[int, int]) -> CudaDriver | None:
+        """The entry of the highest CUDA at or below ``cuda`` within the same major version."""
+        entries = [d for d in self.cuda_drivers if d.cuda[0] == cuda[0] and d.cuda <= cuda]
+        return max(entries, key=lambda d: d.cuda) if entries else None
+
+
+@dataclass(frozen=True)
 class Matrix:
     """The validated support matrix."""
 
@@ -204,6 +234,7 @@ class Matrix:
     host: HostRequirements
     mitigation_drivers: MitigationDrivers
     profiles: dict[str, Profile]
+    vm: VmRequirements = field(default_factory=VmRequirements)
     _edition_index: dict[str, EditionGroup] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -87,12 +87,17 @@ class HostCase:
         where = f"{self.system.host} / {self.gpu.name} / {crit.id}"
         if self.gpu.verdict is Verdict.UNSUPPORTED:
             pytest.skip(f"{where}: unsupported GPU: {crit.message()}")
-        if crit.status is Status.FAIL:
-            pytest.fail(f"{where}: {crit.message()}", pytrace=False)
-        if crit.status in (Status.UNKNOWN, Status.SKIP):
-            pytest.skip(f"{where} {crit.status.value}: {crit.message()}")
-        if crit.status is Status.WARN:
-            warnings.warn(EligibilityWarning(f"{where}: {crit.message()}"), stacklevel=1)
+        check_criterion(where, crit)
+
+
+def check_criterion(where: str, crit: Criterion) -> None:
+    """Fail, warn or skip as ``crit`` says (the same for host and VM criteria)."""
+    if crit.status is Status.FAIL:
+        pytest.fail(f"{where}: {crit.message()}", pytrace=False)
+    if crit.status in (Status.UNKNOWN, Status.SKIP):
+        pytest.skip(f"{where} {crit.status.value}: {crit.message()}")
+    if crit.status is Status.WARN:
+        warnings.warn(EligibilityWarning(f"{where}: {crit.message()}"), stacklevel=2)
 
 
 def slug(text: str, limit: int = 48) -> str:

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from eflowgpu.pytest_plugin.cases import host_cases
-from eflowgpu.pytest_plugin.items import HostCriterionItem, HostSuite
+from eflowgpu.pytest_plugin.items import CaseItem, Suite
 from eflowgpu.pytest_plugin.options import add_options
 from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_KEY, PackSession
+from eflowgpu.pytest_plugin.vmcases import vm_cases
 from eflowgpu.report.console import summary_lines
 
 try:  # allure-pytest is a dependency, but the plugin must not break without it
@@ -45,7 +46,7 @@ def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: hand the controller's host sources to each worker."""
     session = node.config.stash.get(SESSION_KEY, None)
     if session is not None:
-        node.workerinput[WORKER_KEY] = session.sources.to_workerinput()
+        node.workerinput[WORKER_KEY] = session.to_workerinput()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -56,6 +57,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"eflowgpu: matrix {session.matrix_path} profile {session.profile.key} ({session.profile.title})",
         f"eflowgpu: {session.sources.note}",
+        f"eflowgpu: {session.vm_sources.note}",
     ]
 
 
@@ -63,21 +65,22 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_pycollect_makeitem(
     collector: pytest.Collector, name: str, obj: object
 ) -> list[pytest.Item] | None:
-    """Expand the host suite declared in a test module into one item per system x GPU x criterion."""
-    if not isinstance(obj, HostSuite):
+    """Expand a suite declared in a test module into one item per case."""
+    if not isinstance(obj, Suite):
         return None
     session = collector.config.stash[SESSION_KEY]
     doc = obj.__doc__ or ""
+    cases = host_cases(session.systems) if obj.kind == "host" else vm_cases(session.systems)
     return [
-        HostCriterionItem.from_parent(collector, name=f"{name}[{case_id}]", case=case, doc=doc)
-        for case_id, case in host_cases(session.systems)
+        CaseItem.from_parent(collector, name=f"{name}[{case_id}]", case=case, doc=doc)
+        for case_id, case in cases
     ]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give each host case its JUnit properties (system, GPU, criterion, verdict, status)."""
     for item in items:
-        if isinstance(item, HostCriterionItem):
+        if isinstance(item, CaseItem):
             item.user_properties.extend(item.case.properties())
 
 
@@ -88,7 +91,7 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     Done here rather than at collection: under xdist every worker collects every case but runs
     only its share, and Allure reads the labels when the test ends.
     """
-    if not isinstance(item, HostCriterionItem) or not _allure_on(item.config):
+    if not isinstance(item, CaseItem) or not _allure_on(item.config):
         return
     item.own_markers.extend(
         pytest.mark.allure_label(value, label_type=label_type).mark

@@ -1,42 +1,59 @@
-"""Test items of the host suite: one per system x GPU x criterion.
+"""Test items of the pack's suites: one per case (host: system x GPU x criterion; VM: VM x criterion).
 
-The suite module declares the suite with :func:`host_suite`; the plugin expands it into
-:class:`HostCriterionItem` items at collection. Items instead of a parametrized function keep the
+A suite module declares its suite with :func:`host_suite` or :func:`vm_suite`; the plugin expands
+it into :class:`CaseItem` items at collection. Items instead of a parametrized function keep the
 per-test cost low (no fixtures to set up, nothing for Allure to wrap), which matters for labs of
 thousands of hosts.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import pytest
 
-from eflowgpu.pytest_plugin.cases import HostCase, SnapshotUnusable
+from eflowgpu.pytest_plugin.cases import SnapshotUnusable
+
+SuiteKind = Literal["host", "vm"]
 
 
-class HostSuite:
-    """A marker object: the module attribute that holds it becomes the host suite's tests."""
+class Case(Protocol):
+    """What an item runs and how it labels itself (HostCase, VmCase)."""
 
-    def __init__(self, doc: str) -> None:
+    def check(self) -> None: ...
+    def properties(self) -> list[tuple[str, str]]: ...
+    def parameters(self) -> list[tuple[str, str]]: ...
+    def allure_labels(self) -> list[tuple[str, str]]: ...
+
+
+class Suite:
+    """A marker object: the module attribute that holds it becomes the suite's tests."""
+
+    def __init__(self, kind: SuiteKind, doc: str) -> None:
+        self.kind = kind
         self.__doc__ = doc
 
 
-def host_suite(doc: str = "One criterion of one GPU of one host.") -> HostSuite:
+def host_suite(doc: str = "One criterion of one GPU of one host.") -> Suite:
     """Declare the host eligibility suite in a test module: ``test_host_criterion = host_suite()``."""
-    return HostSuite(doc)
+    return Suite("host", doc)
 
 
-class HostCriterionItem(pytest.Item):
-    """One case of the host suite: passes, fails, warns or skips as the library judged it."""
+def vm_suite(doc: str = "One in-VM criterion of one VM.") -> Suite:
+    """Declare the in-VM suite in a test module: ``test_vm_criterion = vm_suite()``."""
+    return Suite("vm", doc)
 
-    def __init__(self, *, case: HostCase, doc: str, **kwargs: Any) -> None:
+
+class CaseItem(pytest.Item):
+    """One case: passes, fails, warns or skips as the library judged it."""
+
+    def __init__(self, *, case: Case, doc: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.doc = doc
 
     def runtest(self) -> None:
-        """Check the case (see :meth:`HostCase.check`)."""
+        """Check the case."""
         self.case.check()
 
     def reportinfo(self) -> tuple[Any, int | None, str]:

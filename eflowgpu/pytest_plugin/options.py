@@ -17,6 +17,20 @@ def add_options(parser: pytest.Parser) -> None:
         "host suite evaluates the live host on Windows, and the sample lab (fixtures/hosts) elsewhere.",
     )
     group.addoption(
+        "--vm-snapshot",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="evaluate a recorded VM snapshot: a file or a folder of *.json; repeatable. Without it the "
+        "in-VM suite examines the machine it runs on.",
+    )
+    group.addoption(
+        "--expect-passthrough",
+        default=None,
+        choices=("DDA", "GPU-PV"),
+        help="what the in-VM suite should find when no host data is joined to the VM",
+    )
+    group.addoption(
         "--matrix",
         default=None,
         metavar="FILE",

@@ -25,6 +25,7 @@ from eflowgpu.pytest_plugin.cases import HostCase, host_cases
 from eflowgpu.report.files import write_reports
 from eflowgpu.report.model import build_report
 from eflowgpu.snapshot import snapshot_files
+from eflowgpu.vm.evaluate import attach_vms, read_vm_file
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,13 @@ class PackSession:
             raise pytest.UsageError(f"--profile: {exc.args[0]}") from exc
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None and WORKER_KEY in workerinput:
-            self.sources = HostSources.from_workerinput(workerinput[WORKER_KEY])
+            self.sources = HostSources.from_workerinput(workerinput[WORKER_KEY]["host"])
+            self.vm_sources = HostSources.from_workerinput(workerinput[WORKER_KEY]["vm"])
         else:
-            self.sources = self._choose_sources()
+            suites = selected_suites(config)
+            self.sources = self._choose_sources(live="host" in suites)
+            self.vm_sources = self._choose_vm_sources(live="vm" in suites)
+        self.expect_passthrough: str | None = config.getoption("expect_passthrough")
         self.reports_written: list[Path] = []
 
     @property
@@ -84,7 +89,7 @@ class PackSession:
         """True inside a pytest-xdist worker."""
         return hasattr(self.config, "workerinput")
 
-    def _choose_sources(self) -> HostSources:
+    def _choose_sources(self, *, live: bool) -> HostSources:
         given = list(self.config.getoption("host_snapshot") or [])
         if given:
             missing = [p for p in given if not Path(p).exists()]
@@ -94,6 +99,8 @@ class PackSession:
             return HostSources(
                 "snapshots", files, f"Evaluated {len(files)} host snapshot(s) given with --host-snapshot."
             )
+        if not live:
+            return HostSources("none", (), "The host suite is not part of this run.")
         if sys.platform == "win32":
             return self._collect_live()
         lab = self.matrix_path.parent / "fixtures" / "hosts"
@@ -108,6 +115,46 @@ class PackSession:
             )
         return HostSources("none", (), "Not on Windows and no --host-snapshot given: no host was evaluated.")
 
+    def to_workerinput(self) -> dict[str, Any]:
+        """Both kinds of sources, for pytest-xdist's ``workerinput``."""
+        return {"host": self.sources.to_workerinput(), "vm": self.vm_sources.to_workerinput()}
+
+    def _choose_vm_sources(self, *, live: bool) -> HostSources:
+        given = list(self.config.getoption("vm_snapshot") or [])
+        if given:
+            missing = [p for p in given if not Path(p).exists()]
+            if missing:
+                raise pytest.UsageError(f"--vm-snapshot: no such file or folder: {', '.join(missing)}")
+            files = tuple(str(p) for p in snapshot_files(given))
+            return HostSources("snapshots", files, f"{len(files)} VM snapshot(s) given with --vm-snapshot.")
+        if not live:
+            return HostSources("none", (), "The in-VM suite is not part of this run.")
+        if sys.platform == "win32":
+            return HostSources(
+                "none",
+                (),
+                "On the Windows host the in-VM suite runs inside the EFLOW VM; "
+                "give --vm-snapshot PATH to judge recorded VMs.",
+            )
+        return self._collect_live_vm()
+
+    def _collect_live_vm(self) -> HostSources:
+        from eflowgpu.host.collector import SubprocessRunner, write_snapshot
+        from eflowgpu.vm.collector import collect_vm_snapshot
+        from eflowgpu.vm.live import add_nvml_probe
+
+        target = self.report_dir / "vm-snapshot.json"
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        snapshot = collect_vm_snapshot(SubprocessRunner(), host=None)
+        add_nvml_probe(snapshot)
+        write_snapshot(snapshot, target)
+        return HostSources(
+            "live",
+            (str(target),),
+            f"In-VM checks examined this machine ({snapshot.get('vm')}); "
+            f"its VM snapshot is saved as {target}.",
+        )
+
     def _collect_live(self) -> HostSources:
         from eflowgpu.host.collector import (
             SubprocessRunner,
@@ -118,6 +165,7 @@ class PackSession:
 
         host = platform.node() or "localhost"
         target = self.report_dir / "host-snapshot.json"
+        self.report_dir.mkdir(parents=True, exist_ok=True)
         powershell = find_powershell()
         if powershell is None:
             return HostSources(
@@ -139,7 +187,8 @@ class PackSession:
         """Every system of the run, evaluated once per process (deterministic)."""
         results = [error_result(host, source, reason) for host, source, reason in self.sources.errors]
         results.extend(evaluate_host_files(self.matrix, self.profile, self.sources.files))
-        return results
+        records = [read_vm_file(self.matrix, path) for path in self.vm_sources.files]
+        return attach_vms(self.matrix, results, records, self.expect_passthrough)
 
     @cached_property
     def cases(self) -> dict[str, HostCase]:
@@ -150,9 +199,35 @@ class PackSession:
         """Write the run's reports (on the controller or in a serial run; never on a worker)."""
         if self.is_worker:
             return
-        run = {"mode": self.sources.mode, "note": self.sources.note}
+        run = {
+            "mode": self.sources.mode,
+            "note": self.sources.note,
+            "vm_mode": self.vm_sources.mode,
+            "vm_note": self.vm_sources.note,
+        }
         report = build_report(self.matrix, self.profile, self.systems, run=run)
         self.reports_written = write_reports(self.report_dir, report)
 
 
 SESSION_KEY = pytest.StashKey[PackSession]()
+
+
+def selected_suites(config: pytest.Config) -> frozenset[str]:
+    """Which of the pack's suites (``host``, ``vm``) this run collects, from its path arguments.
+
+    The live host and the live VM are examined only for a suite that runs: ``pytest suites/host``
+    inside a Linux VM must not examine that VM, and ``pytest suites/vm`` must not judge the sample lab.
+    """
+    kinds: set[str] = set()
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0])
+        if not path.is_absolute():
+            path = config.invocation_params.dir / path
+        files = [path] if path.is_file() else sorted(path.rglob("test_*.py")) if path.is_dir() else []
+        for file in files[:500]:
+            try:
+                text = file.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            kinds.update(kind for kind in ("host", "vm") if f"{kind}_suite(" in text)
+    return frozenset(kinds)

@@ -89,6 +89,8 @@ table.sub tr.c-unknown-req > td { background: #eef4fb; }
 table.sub tr.c-warn > td { background: #fff8e5; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .vm-block h4 { margin: .6rem 0 .2rem; font-size: .95rem; }
+.disagree { background: #cf222e; color: #fff; border-radius: 4px; padding: 0 .4rem; font-weight: 600; }
+.disagree-detail { border-left: 4px solid #cf222e; background: #ffebe9; padding: .3rem .6rem; }
 footer { margin-top: 2rem; color: #59636e; font-size: .85em; }
 @media print {
   body { padding: 0; font-size: 11px; }
@@ -302,6 +304,13 @@ def _vm_rows(system: Mapping[str, Any], vm: Mapping[str, Any], out: list[str]) -
         f"In-VM results for {_text(system.get('host'), '(no host label)')}: "
         f"passthrough {_text(vm.get('passthrough'))} · {_criteria_summary(criteria)}"
     ]
+    disagreements = [
+        c for c in criteria if c.get("id") in ("vm.passthrough", "vm.identity") and c.get("status") == "fail"
+    ]
+    if disagreements:
+        summary.append(' <span class="disagree">the VM disagrees with the host</span>')
+    if vm.get("status") == "error":
+        summary.append(f' <span class="fails">VM snapshot unusable: {_text(vm.get("error"))}</span>')
     summary.append(f" · Benchmarks ({len(benchmarks)})")
     if failed_benchmarks:
         summary.append(f' <span class="fails">failed: {_e(", ".join(failed_benchmarks))}</span>')
@@ -311,6 +320,16 @@ def _vm_rows(system: Mapping[str, Any], vm: Mapping[str, Any], out: list[str]) -
     )
     if vm.get("source"):
         out.append(f'<p class="small muted">source: {_e(vm["source"])}</p>')
+    for crit in disagreements:
+        out.append(
+            f'<p class="disagree-detail"><b>{_text(crit.get("id"))}</b>: {_text(crit.get("detail"))}</p>'
+        )
+    if vm.get("passthrough_reason"):
+        out.append(
+            f'<p class="small">seen inside: {_e(vm["passthrough_reason"])}'
+            + (f"; compared with {_e(vm['expected_from'])}" if vm.get("expected_from") else "")
+            + "</p>"
+        )
     out.append(f"<h4>GPUs seen in the VM</h4>{_vm_gpus_table(gpus)}" if gpus else "")
     out.append(f"<h4>Criteria</h4>{_criteria_table(criteria)}" if criteria else "")
     out.append(f"<h4>Benchmarks</h4>{_benchmarks_table(benchmarks)}" if benchmarks else "")
@@ -331,7 +350,13 @@ def _system_rows(system: Mapping[str, Any], out: list[str]) -> None:
         gpus = as_mappings(system.get("gpus"))
         for gpu in gpus:
             _gpu_rows(system, os_cell, gpu, out)
-        if not gpus:
+        if not gpus and system.get("os") is None and isinstance(system.get("vm"), Mapping):
+            out.append(
+                f'<tbody class="system"><tr class="gpu-row row-no-gpu">{_host_cell(system)}'
+                f'<td>{_DASH}</td><td colspan="3">no host snapshot: in-VM results only</td>'
+                f"<td>{_DASH}</td><td>{_DASH}</td></tr></tbody>"
+            )
+        elif not gpus:
             out.append(
                 f'<tbody class="system"><tr class="gpu-row row-no-gpu">{_host_cell(system)}'
                 f'<td>{os_cell}</td><td colspan="3">no GPU found</td>'

@@ -7,6 +7,7 @@ kept verbatim here; only the HTML and Markdown renderers escape them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from eflowgpu.evaluate import SystemResult
 from eflowgpu.matrix import Matrix, Profile
 from eflowgpu.rules import GpuResult
+from eflowgpu.vm.evaluate import VmJudgement, VmRecord
+from eflowgpu.vm.observe import ObservedGpu
 
 REPORT_FORMAT = "eflow-gpu-report/1"
 
@@ -35,6 +38,49 @@ def gpu_dict(gpu: GpuResult) -> dict[str, Any]:
     }
 
 
+def vm_dict(vm: VmJudgement | VmRecord) -> dict[str, Any]:
+    """The contract's ``vm`` object (fields beyond the contract's are additions)."""
+    record = vm.record if isinstance(vm, VmJudgement) else vm
+    facts, seen = record.facts, record.seen
+    criteria = vm.criteria if isinstance(vm, VmJudgement) else ()
+    return {
+        "source": record.source,
+        "vm": record.label,
+        "status": "error" if record.error else "ok",
+        "error": record.error,
+        "passthrough": seen.passthrough if seen else "none",
+        "passthrough_reason": seen.why if seen else None,
+        "expected_from": vm.expected_from if isinstance(vm, VmJudgement) else None,
+        "gpus": [_vm_gpu(g) for g in seen.gpus] if seen else [],
+        "criteria": [c.to_dict() for c in criteria],
+        "benchmarks": [],
+        "os": facts.os_name if facts else None,
+        "kernel": facts.kernel if facts else None,
+        "memory_total_mib": facts.mem_total_kib // 1024 if facts and facts.mem_total_kib else None,
+        "nvidia_runtime": facts.nvidia_runtime if facts else None,
+        "container_toolkit": facts.toolkit_version if facts else None,
+        "gpu_source": facts.gpu_source if facts else None,
+        "captured_at": record.captured_at,
+    }
+
+
+def _vm_gpu(seen: ObservedGpu) -> dict[str, Any]:
+    gpu = seen.gpu
+    return {
+        "name": seen.label,
+        "pci_id": gpu.pci_id,
+        "subsys_id": gpu.subsys_id,
+        "model": seen.identity.model.key if seen.identity.model else None,
+        "driver_version": gpu.driver_version,
+        "cuda_version": gpu.cuda_version,
+        "memory_total_mib": gpu.memory_total_mib,
+        "pcie": dataclasses.asdict(gpu.pcie),
+        "bus_id": gpu.bus_id,
+        "driver_model": gpu.driver_model,
+        "not_supported": sorted(gpu.not_supported),
+    }
+
+
 def system_dict(system: SystemResult) -> dict[str, Any]:
     """The contract's ``systems[]`` object."""
     os_info = system.os
@@ -53,7 +99,7 @@ def system_dict(system: SystemResult) -> dict[str, Any]:
             "name": os_info.name,
         },
         "gpus": [gpu_dict(g) for g in system.gpus],
-        "vm": dict(system.vm) if system.vm is not None else None,
+        "vm": vm_dict(system.vm) if system.vm is not None else None,
         "collector": system.collector,
         "captured_at": system.captured_at,
     }

@@ -1,0 +1,1 @@
+"""The Linux side: the EFLOW VM (or any Linux machine the GPU is meant to reach), live or recorded."""
