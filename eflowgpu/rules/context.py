@@ -27,7 +27,13 @@ class RuleContext:
 
     @property
     def gpu_label(self) -> str:
-        """How details name the GPU."""
+        """How details name the GPU (and ``Deploy-Eflow -gpuName`` takes it).
+
+        A dismounted GPU is no longer a video controller: Windows names its ``PCIP\\`` device
+        generically, so the catalog's product name (its caption before dismounting) comes first.
+        """
+        if self.gpu.dismounted and self.identity.model is not None:
+            return self.identity.model.name
         if self.gpu.name:
             return self.gpu.name
         if self.identity.model is not None:
