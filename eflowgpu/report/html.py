@@ -389,6 +389,7 @@ def _header(report: Mapping[str, Any], out: list[str]) -> None:
     ]
     if run.get("mode") != "sample-lab":
         rows.append(("Run note", run.get("note")))
+    rows.append(("In-VM checks", run.get("vm_note")))
     for name, value in rows:
         if value is not None and value != "":
             out.append(f"<dt>{name}</dt><dd>{_e(value)}</dd>")

@@ -86,6 +86,9 @@ def _header(report: Mapping[str, Any], out: list[str]) -> None:
         mode = f"Run mode: {_text(run.get('mode'))}."
         out.append(f"{mode} {_text(note, '')}".rstrip())
         out.append("")
+    if run.get("vm_note"):
+        out.append(f"In-VM checks: {_text(run.get('vm_note'))}")
+        out.append("")
     profile = _text(matrix.get("profile"))
     if matrix.get("profile_title"):
         profile += f" ({escape_markdown(matrix['profile_title'])})"
