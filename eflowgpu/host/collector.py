@@ -193,11 +193,13 @@ def default_host_label() -> str:
     return os.environ.get("COMPUTERNAME") or platform.node() or "unknown-host"
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
+    """The default clock of the collectors."""
     return datetime.now(UTC)
 
 
-def _format_utc(moment: datetime) -> str:
+def format_utc(moment: datetime) -> str:
+    """``captured_at``: UTC, ISO-8601 with ``Z``; a naive ``moment`` is refused."""
     if moment.tzinfo is None:
         raise ValueError("clock() must return a timezone-aware datetime")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -213,21 +215,49 @@ def probe_record(command: str, result: RunResult) -> dict[str, Any]:
     }
 
 
-def _run(runner: Runner, command: str, powershell: str, timeout_s: float) -> RunResult:
-    try:
-        return runner.run(powershell_argv(command, powershell), timeout_s)
-    except Exception as exc:  # a crashing runner costs this probe only
-        return RunResult(EXIT_RUNNER_ERROR, "", f"runner error: {type(exc).__name__}: {exc}")
+class ProbeSpec(Protocol):
+    """What the collectors need of a probe (host and VM probes both have it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def command(self) -> str: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def fallbacks(self) -> tuple[str, ...]: ...
 
 
-def _run_probe(runner: Runner, probe: HostProbe, powershell: str) -> dict[str, Any]:
-    result = _run(runner, probe.command, powershell, probe.timeout_s)
-    if result.exit_code != 0 and not result.timed_out:
-        for fallback in probe.fallbacks:
-            alternative = _run(runner, fallback, powershell, probe.timeout_s)
-            if alternative.exit_code == 0:
-                return probe_record(fallback, alternative)
-    return probe_record(probe.command, result)
+def run_probes(
+    runner: Runner, probes: Sequence[ProbeSpec], argv: Callable[[str], list[str]]
+) -> dict[str, dict[str, Any]]:
+    """Run each probe (``argv`` turns its constant command into an argument vector) and record it.
+
+    A probe that exits non-zero (not one that timed out) is tried again with its fallbacks in
+    order; the first that exits 0 is recorded with its own command. A runner that raises costs
+    that probe only. Duplicate probe names are refused.
+    """
+    names = [probe.name for probe in probes]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate probe names: {', '.join(duplicates)}")
+
+    def run(command: str, timeout_s: float) -> RunResult:
+        try:
+            return runner.run(argv(command), timeout_s)
+        except Exception as exc:  # a crashing runner costs this probe only
+            return RunResult(EXIT_RUNNER_ERROR, "", f"runner error: {type(exc).__name__}: {exc}")
+
+    def record(probe: ProbeSpec) -> dict[str, Any]:
+        result = run(probe.command, probe.timeout_s)
+        if result.exit_code != 0 and not result.timed_out:
+            for fallback in probe.fallbacks:
+                alternative = run(fallback, probe.timeout_s)
+                if alternative.exit_code == 0:
+                    return probe_record(fallback, alternative)
+        return probe_record(probe.command, result)
+
+    return {probe.name: record(probe) for probe in probes}
 
 
 def collect_host_snapshot(
@@ -236,7 +266,7 @@ def collect_host_snapshot(
     host: str | None = None,
     probes: Sequence[HostProbe] = HOST_PROBES,
     powershell: str,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] = utc_now,
 ) -> dict[str, Any]:
     """Run every probe through ``powershell`` and return the host snapshot envelope.
 
@@ -245,12 +275,8 @@ def collect_host_snapshot(
     ``clock()`` reading taken before the first probe. Only the constant probe commands ever reach
     an argument vector; nothing a probe printed does.
     """
-    names = [probe.name for probe in probes]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"duplicate probe names: {', '.join(duplicates)}")
-    captured_at = _format_utc(clock())
-    records = {probe.name: _run_probe(runner, probe, powershell) for probe in probes}
+    captured_at = format_utc(clock())
+    records = run_probes(runner, probes, lambda command: powershell_argv(command, powershell))
     return {
         "format": HOST_SNAPSHOT_FORMAT,
         "host": host or default_host_label(),

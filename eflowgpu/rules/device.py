@@ -20,6 +20,7 @@ _CM_MEANING = {
     43: "Windows stopped it after it reported a problem",
     45: "not connected",
 }
+_ADMIN = "collect the snapshot again as an administrator"
 _DISMOUNTED = "Hyper-V lists it as assignable (dismounted), so it passed the DDA device checks"
 
 
@@ -259,8 +260,12 @@ def _survey(ctx: RuleContext, criterion_id: str) -> SurveyDevice | Criterion:
         Status.UNKNOWN,
         True,
         "the DDA survey did not list this device",
-        "collect the snapshot again as an administrator",
+        _ADMIN,
     )
+
+
+def _unread(criterion_id: str, field: str) -> Criterion:
+    return Criterion(criterion_id, Status.UNKNOWN, True, f"the survey could not read {field}", _ADMIN)
 
 
 def dda_endpoint(ctx: RuleContext) -> Criterion:
@@ -277,13 +282,7 @@ def dda_endpoint(ctx: RuleContext) -> Criterion:
     if kind in good:
         return Criterion("dda.endpoint", Status.PASS, True, f"PciDeviceType {kind}: {good[kind]}")
     if kind is None:
-        return Criterion(
-            "dda.endpoint",
-            Status.UNKNOWN,
-            True,
-            "the survey could not read PciDeviceType",
-            "collect the snapshot again as an administrator",
-        )
+        return _unread("dda.endpoint", "PciDeviceType")
     if kind == 5:
         return Criterion(
             "dda.endpoint",
@@ -308,13 +307,7 @@ def dda_acs(ctx: RuleContext) -> Criterion:
         return survey
     acs = survey.acs_compatible_up_hierarchy
     if acs is None:
-        return Criterion(
-            "dda.acs",
-            Status.UNKNOWN,
-            True,
-            "the survey could not read AcsCompatibleUpHierarchy",
-            "collect the snapshot again as an administrator",
-        )
+        return _unread("dda.acs", "AcsCompatibleUpHierarchy")
     if acs == 0:
         return Criterion(
             "dda.acs",
@@ -333,13 +326,7 @@ def dda_rmrr(ctx: RuleContext) -> Criterion:
         return survey
     rmrr = survey.requires_reserved_memory_region
     if rmrr is None:
-        return Criterion(
-            "dda.rmrr",
-            Status.UNKNOWN,
-            True,
-            "the survey could not read RequiresReservedMemoryRegion",
-            "collect the snapshot again as an administrator",
-        )
+        return _unread("dda.rmrr", "RequiresReservedMemoryRegion")
     if rmrr:
         return Criterion(
             "dda.rmrr",
@@ -385,7 +372,7 @@ def dda_interrupts(ctx: RuleContext) -> Criterion:
         Status.UNKNOWN,
         True,
         f"interrupt type {kind or 'not read'}",
-        "collect the snapshot again as an administrator",
+        _ADMIN,
     )
 
 

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from eflowgpu.host.collector import (
-    EXIT_RUNNER_ERROR,
     Runner,
-    RunResult,
     SubprocessRunner,
     collector_label,
-    probe_record,
+    format_utc,
+    run_probes,
+    utc_now,
     write_snapshot,
 )
 from eflowgpu.vm.commands import VM_PROBES, VM_SNAPSHOT_FORMAT, VmProbe, shell_argv
@@ -43,33 +43,6 @@ def default_vm_label() -> str:
     return platform.node() or "unknown-vm"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _format_utc(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("clock() must return a timezone-aware datetime")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _run(runner: Runner, command: str, timeout_s: float) -> RunResult:
-    try:
-        return runner.run(shell_argv(command), timeout_s)
-    except Exception as exc:  # a crashing runner costs this probe only
-        return RunResult(EXIT_RUNNER_ERROR, "", f"runner error: {type(exc).__name__}: {exc}")
-
-
-def _run_probe(runner: Runner, probe: VmProbe) -> dict[str, Any]:
-    result = _run(runner, probe.command, probe.timeout_s)
-    if result.exit_code != 0 and not result.timed_out:
-        for fallback in probe.fallbacks:
-            alternative = _run(runner, fallback, probe.timeout_s)
-            if alternative.exit_code == 0:
-                return probe_record(fallback, alternative)
-    return probe_record(probe.command, result)
-
-
 def _check_label(field: str, label: str | None) -> None:
     if label is not None and not label.strip():
         raise ValueError(f"{field} label must not be blank")
@@ -81,7 +54,7 @@ def collect_vm_snapshot(
     host: str | None,
     vm: str | None = None,
     probes: Sequence[VmProbe] = VM_PROBES,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] = utc_now,
 ) -> dict[str, Any]:
     """Run every probe through ``/bin/sh -c`` and return the VM snapshot envelope.
 
@@ -93,14 +66,10 @@ def collect_vm_snapshot(
 
     Raises ``ValueError`` for duplicate probe names, a blank label or a naive ``clock()``.
     """
-    names = [probe.name for probe in probes]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"duplicate probe names: {', '.join(duplicates)}")
     _check_label("host", host)
     _check_label("vm", vm)
-    captured_at = _format_utc(clock())
-    records = {probe.name: _run_probe(runner, probe) for probe in probes}
+    captured_at = format_utc(clock())
+    records = run_probes(runner, probes, shell_argv)
     envelope: dict[str, Any] = {"format": VM_SNAPSHOT_FORMAT}
     if host is not None:
         envelope["host"] = host
