@@ -451,7 +451,8 @@ def test_malformed_matrix_is_a_usage_error_naming_line_and_field(pytester: pytes
     make_project(pytester.path, files=[LAB / "lab-t4-srv2022.json"])
     matrix = pytester.path / "matrix.yaml"
     lines = matrix.read_text(encoding="utf-8").splitlines(keepends=True)
-    number = next(i for i, line in enumerate(lines, 1) if line.strip() == "passthrough: DDA")
+    start = next(i for i, line in enumerate(lines) if line.startswith("profiles:"))
+    number = next(i for i, line in enumerate(lines, 1) if i > start and line.strip() == "passthrough: DDA")
     lines[number - 1] = lines[number - 1].replace("DDA", "DDX")
     matrix.write_text("".join(lines), encoding="utf-8")
 

@@ -16,10 +16,14 @@ from typing import Any, Literal, TypeVar, cast
 
 from eflowgpu.errors import MatrixError
 from eflowgpu.matrix.model import (
+    BENCHMARK_IDS,
     PASSTHROUGH_TYPES,
+    BenchmarkReferences,
+    BenchReference,
     Brand,
     CatalogGpu,
     CudaDriver,
+    DerivedReference,
     DriverRule,
     EditionGroup,
     GpuSpecs,
@@ -196,7 +200,7 @@ def build_matrix(data: Any, path: Path, sha256: str = "") -> Matrix:
     root = _Node(path, data, "", 1)
     root.check_keys(
         {"format", "default_profile", "edition_groups", "brands", "gpus", "host", "profiles"},
-        {"windows_releases", "mitigation_drivers", "vm"},
+        {"windows_releases", "mitigation_drivers", "vm", "benchmarks"},
     )
     if root.get("format", str) != MATRIX_FORMAT:
         raise root.error("format", f"expected {MATRIX_FORMAT!r}, got {root.map.get('format')!r}")
@@ -226,6 +230,9 @@ def build_matrix(data: Any, path: Path, sha256: str = "") -> Matrix:
         mitigation_drivers=_mitigation(root),
         profiles=profiles,
         vm=_vm(root.child("vm")) if "vm" in root.map else VmRequirements(),
+        benchmarks=_benchmarks(root.child("benchmarks"), gpus)
+        if "benchmarks" in root.map
+        else BenchmarkReferences(),
     )
 
 
@@ -360,6 +367,50 @@ def _vm(node: _Node) -> VmRequirements:
     if memory is None or memory < 0:
         raise node.error("min_memory_mib", "expected an integer of 0 or more")
     return VmRequirements(_cuda(node, "required_cuda"), memory, float(tolerance), tuple(drivers))
+
+
+def _benchmarks(node: _Node, gpus: dict[str, CatalogGpu]) -> BenchmarkReferences:
+    node.check_keys({"threshold"}, {"derived", "measured"})
+    threshold = node.get("threshold", (int, float))
+    if threshold is None or not 0 < threshold <= 1:
+        raise node.error("threshold", "expected a fraction between 0 and 1")
+    derived = {}
+    if "derived" in node.map:
+        for bench_id, item in node.items("derived"):
+            _bench_id(node.child("derived"), bench_id)
+            item.check_keys({"spec", "factor", "why"})
+            spec = item.require_text("spec")
+            if spec != "pcie" and spec not in _SPEC_TYPES:
+                raise item.error("spec", f"{spec!r} is not a spec of the catalog (or 'pcie')")
+            factor = item.get("factor", (int, float))
+            if factor is None or factor <= 0:
+                raise item.error("factor", "expected a positive number")
+            derived[bench_id] = DerivedReference(spec, float(factor), item.require_text("why"))
+    measured: dict[tuple[str, str], dict[str, BenchReference]] = {}
+    if "measured" in node.map:
+        for entry in node.list_of_nodes("measured"):
+            entry.check_keys({"gpu", "passthrough", "values"})
+            gpu = entry.require_text("gpu")
+            if gpu not in gpus:
+                raise entry.error("gpu", f"{gpu!r} is not a defined GPU in the catalog (gpus)")
+            passthrough = _choice(entry, "passthrough", PASSTHROUGH_TYPES)
+            values: dict[str, BenchReference] = {}
+            for bench_id, item in entry.items("values"):
+                _bench_id(entry.child("values"), bench_id)
+                item.check_keys({"value", "source"})
+                value = item.get("value", (int, float))
+                if value is None or value <= 0:
+                    raise item.error("value", "expected a positive number")
+                values[bench_id] = BenchReference(float(value), item.require_text("source"))
+            if (gpu, passthrough) in measured:
+                raise entry.error("gpu", f"{gpu} / {passthrough} is listed twice")
+            measured[(gpu, passthrough)] = values
+    return BenchmarkReferences(float(threshold), derived, measured)
+
+
+def _bench_id(node: _Node, bench_id: str) -> None:
+    if bench_id not in BENCHMARK_IDS:
+        raise node.error(bench_id, f"unknown benchmark id (known: {', '.join(BENCHMARK_IDS)})")
 
 
 def _profile(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -220,6 +221,80 @@ class VmRequirements:
         return max(entries, key=lambda d: d.cuda) if entries else None
 
 
+BENCHMARK_IDS: tuple[str, ...] = (
+    "h2d_pinned",
+    "d2h_pinned",
+    "h2d_pageable",
+    "d2h_pageable",
+    "d2d",
+    "launch_latency",
+    "gemm_fp32",
+    "gemm_tf32",
+    "gemm_fp16",
+    "resnet50_fp16",
+    "resnet50_fp32",
+    "cpu_gemm_fp32",
+    "cpu_resnet50_fp32",
+    "memory_alloc",
+    "stress",
+)
+"""The in-VM benchmark ids (contracts: report ``vm.benchmarks[].id``)."""
+
+# PCIe bandwidth per lane and direction after line coding, GB/s (128b/130b from Gen3 on).
+PCIE_LANE_GBS = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938, 6: 7.563}
+
+
+@dataclass(frozen=True)
+class BenchReference:
+    """A benchmark's reference figure for a GPU and passthrough type, and where it comes from."""
+
+    value: float
+    source: str
+
+
+@dataclass(frozen=True)
+class DerivedReference:
+    """A reference derived from a catalog spec (``pcie`` means the PCIe link) times a factor."""
+
+    spec: str
+    factor: float
+    why: str
+
+
+@dataclass(frozen=True)
+class BenchmarkReferences:
+    """Benchmark references and the pass threshold (a fraction of the reference)."""
+
+    threshold: float = 0.75
+    derived: Mapping[str, DerivedReference] = field(default_factory=dict)
+    measured: Mapping[tuple[str, str], Mapping[str, BenchReference]] = field(default_factory=dict)
+
+    def reference(self, gpu: CatalogGpu | None, passthrough: str, bench_id: str) -> BenchReference | None:
+        """The measured reference for this product and passthrough type, else a derived one, else None."""
+        if gpu is None:
+            return None
+        measured = self.measured.get((gpu.key, passthrough), {}).get(bench_id)
+        if measured is not None:
+            return measured
+        rule = self.derived.get(bench_id)
+        if rule is None:
+            return None
+        specs = gpu.specs
+        if rule.spec == "pcie":
+            if not specs.pcie_gen or not specs.pcie_lanes or specs.pcie_gen not in PCIE_LANE_GBS:
+                return None
+            base = PCIE_LANE_GBS[specs.pcie_gen] * specs.pcie_lanes
+            shown = f"PCIe Gen{specs.pcie_gen} x{specs.pcie_lanes} ({base:.2f} GB/s per direction)"
+        else:
+            spec_value = getattr(specs, rule.spec, None)
+            if not isinstance(spec_value, int | float) or isinstance(spec_value, bool) or spec_value <= 0:
+                return None
+            base, shown = float(spec_value), f"{rule.spec} {spec_value:g}"
+        return BenchReference(
+            round(base * rule.factor, 3), f"{rule.factor:g} x {shown} of the spec: {rule.why}"
+        )
+
+
 @dataclass(frozen=True)
 class Matrix:
     """The validated support matrix."""
@@ -235,6 +310,7 @@ class Matrix:
     mitigation_drivers: MitigationDrivers
     profiles: dict[str, Profile]
     vm: VmRequirements = field(default_factory=VmRequirements)
+    benchmarks: BenchmarkReferences = field(default_factory=BenchmarkReferences)
     _edition_index: dict[str, EditionGroup] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

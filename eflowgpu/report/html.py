@@ -295,6 +295,51 @@ def _benchmarks_table(benchmarks: list[Mapping[str, Any]]) -> str:
     return "".join(out)
 
 
+def _benchmark_chart(benchmarks: list[Mapping[str, Any]]) -> str:
+    """An inline SVG bar chart of each judged figure as a fraction of its reference (no script).
+
+    Bars are coloured by status; the dashed line is the pass threshold. Figures without a
+    reference are listed in the table only.
+    """
+    judged = []
+    for bench in benchmarks:
+        value, reference, threshold = bench.get("value"), bench.get("reference"), bench.get("threshold")
+        if _is_number(value) and _is_number(reference) and reference > 0:
+            judged.append(
+                (str(bench.get("id")), value / reference, threshold, reference, bench.get("status"))
+            )
+    if not judged:
+        return ""
+    row, label_w, bar_w = 22, 150, 360
+    height = row * len(judged) + 30
+    parts = [
+        f'<svg class="bench-chart" role="img" aria-label="figures as a fraction of their reference" '
+        f'width="{label_w + bar_w + 80}" height="{height}">'
+    ]
+    scale = bar_w / 1.5
+    for i, (bench_id, ratio, threshold, reference, status) in enumerate(judged):
+        y = 10 + i * row
+        width = max(1.0, min(ratio, 1.5) * scale)
+        colour = status_label(status).background
+        parts.append(f'<text x="0" y="{y + 14}" font-size="12">{_e(bench_id)}</text>')
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{width:.1f}" height="{row - 8}" fill="{_e(colour)}"/>'
+        )
+        parts.append(f'<text x="{label_w + width + 4:.1f}" y="{y + 14}" font-size="11">{ratio:.0%}</text>')
+        if _is_number(threshold) and reference:
+            fraction = threshold / reference
+            x = label_w + min(fraction, 1.5) * scale
+            parts.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y + 1}" y2="{y + row - 3}" '
+                'stroke="#1f2328" stroke-dasharray="3,2"/>'
+            )
+    one = label_w + scale
+    parts.append(f'<line x1="{one:.1f}" x2="{one:.1f}" y1="5" y2="{height - 18}" stroke="#8c959f"/>')
+    parts.append(f'<text x="{one - 40:.1f}" y="{height - 4}" font-size="11">100% of reference</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _vm_rows(system: Mapping[str, Any], vm: Mapping[str, Any], out: list[str]) -> None:
     criteria = as_mappings(vm.get("criteria"))
     benchmarks = as_mappings(vm.get("benchmarks"))
@@ -332,7 +377,11 @@ def _vm_rows(system: Mapping[str, Any], vm: Mapping[str, Any], out: list[str]) -
         )
     out.append(f"<h4>GPUs seen in the VM</h4>{_vm_gpus_table(gpus)}" if gpus else "")
     out.append(f"<h4>Criteria</h4>{_criteria_table(criteria)}" if criteria else "")
-    out.append(f"<h4>Benchmarks</h4>{_benchmarks_table(benchmarks)}" if benchmarks else "")
+    out.append(
+        f"<h4>Benchmarks</h4>{_benchmark_chart(benchmarks)}{_benchmarks_table(benchmarks)}"
+        if benchmarks
+        else ""
+    )
     out.append("</details></td></tr></tbody>")
 
 
