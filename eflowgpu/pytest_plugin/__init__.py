@@ -4,10 +4,13 @@ Load it with ``-p eflowgpu.pytest_plugin`` or ``pytest_plugins = ["eflowgpu.pyte
 """
 
 from eflowgpu.pytest_plugin.hooks import (
+    bench_run,
     pytest_addoption,
+    pytest_benchmark_update_machine_info,
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_configure_node,
+    pytest_generate_tests,
     pytest_pycollect_makeitem,
     pytest_report_header,
     pytest_runtest_call,
@@ -17,10 +20,13 @@ from eflowgpu.pytest_plugin.hooks import (
 )
 
 __all__ = [
+    "bench_run",
     "pytest_addoption",
+    "pytest_benchmark_update_machine_info",
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_configure_node",
+    "pytest_generate_tests",
     "pytest_pycollect_makeitem",
     "pytest_report_header",
     "pytest_runtest_call",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from eflowgpu.bench.workloads import BENCHMARKS
+from eflowgpu.pytest_plugin.benchcases import BenchCase, isolated_runner, run_case
 from eflowgpu.pytest_plugin.cases import host_cases
 from eflowgpu.pytest_plugin.items import CaseItem, Suite
 from eflowgpu.pytest_plugin.options import add_options
@@ -33,6 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     session = PackSession(config)
     config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "eflowgpu-session")  # collects benchmark figures
     if not session.is_worker and getattr(config.option, "xmlpath", None) is None:
         config.option.xmlpath = str(session.report_dir / "junit.xml")  # the controller writes JUnit
     if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
@@ -42,6 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.clean_alluredir = not session.is_worker
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: hand the controller's host sources to each worker."""
     session = node.config.stash.get(SESSION_KEY, None)
@@ -78,10 +83,48 @@ def pytest_pycollect_makeitem(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give each host case its JUnit properties (system, GPU, criterion, verdict, status)."""
+    """Give each case its JUnit properties, and each benchmark its replaying pytest-benchmark timer."""
     for item in items:
         if isinstance(item, CaseItem):
             item.user_properties.extend(item.case.properties())
+            continue
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("bench_case") if callspec is not None else None
+        if isinstance(case, BenchCase):
+            item.add_marker(pytest.mark.benchmark(timer=case.timer, group=case.device))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``bench_case`` over every in-VM benchmark at the run's ``--level``."""
+    if "bench_case" not in metafunc.fixturenames:
+        return
+    level = metafunc.config.getoption("level")
+    cases = [BenchCase(info.id, info.kind, info.unit, info.measures, level) for info in BENCHMARKS]
+    metafunc.parametrize("bench_case", cases, ids=[c.bench_id for c in cases])
+
+
+@pytest.fixture
+def bench_run(request: pytest.FixtureRequest, record_property: Any) -> Callable[[BenchCase, Any], None]:
+    """Runs one benchmark case with the ``benchmark`` fixture: isolated, timed out, judged, recorded.
+
+    Benchmarks measure the machine the suite runs on; with recorded VM snapshots only (no live VM)
+    they skip with that reason.
+    """
+    session = request.config.stash[SESSION_KEY]
+
+    def run(case: BenchCase, benchmark: Any) -> None:
+        if session.vm_sources.mode != "live":
+            pytest.skip("benchmarks measure the machine the suite runs on; this run judges recorded VMs only")
+        run_case(
+            case,
+            benchmark,
+            record_property,
+            matrix=session.matrix,
+            gpu=session.live_gpu(),
+            run=isolated_runner(),
+        )
+
+    return run
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -99,6 +142,26 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     )
     for name, value in item.case.parameters():
         allure.dynamic.parameter(name, value)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    """pytest-benchmark: add the GPU, its driver and the passthrough type, so that comparing runs
+    of different hardware warns ("Benchmark machine_info is different")."""
+    session = config.stash.get(SESSION_KEY, None)
+    record = session.live_record() if session is not None else None
+    seen = record.seen if record is not None else None
+    facts = record.facts if record is not None else None
+    gpus = seen.gpus if seen is not None else ()
+    machine_info["eflowgpu"] = {
+        "passthrough": seen.passthrough if seen is not None else "none",
+        "gpu": gpus[0].label if gpus else None,
+        "gpu_model": gpus[0].identity.model.key if gpus and gpus[0].identity.model else None,
+        "pci_id": gpus[0].gpu.pci_id if gpus else None,
+        "driver_version": facts.driver_version if facts is not None else None,
+        "cuda_version": facts.cuda_version if facts is not None else None,
+        "vm": record.label if record is not None else None,
+    }
 
 
 def _allure_on(config: pytest.Config) -> bool:
@@ -132,4 +195,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Drop the run's state."""
     if SESSION_KEY in config.stash:
+        config.pluginmanager.unregister(config.stash[SESSION_KEY])
         del config.stash[SESSION_KEY]

@@ -31,6 +31,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="what the in-VM suite should find when no host data is joined to the VM",
     )
     group.addoption(
+        "--level",
+        default="quick",
+        choices=("quick", "standard", "long"),
+        help="how long the in-VM benchmarks run, like DCGM's run levels (default: quick)",
+    )
+    group.addoption(
         "--matrix",
         default=None,
         metavar="FILE",

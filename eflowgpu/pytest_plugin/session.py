@@ -8,6 +8,7 @@ the controller writes the reports, so a parallel run reports exactly what a seri
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import sys
@@ -18,14 +19,17 @@ from typing import Any, Literal
 
 import pytest
 
+from eflowgpu.bench.workloads import BENCHMARKS
 from eflowgpu.errors import MatrixError
 from eflowgpu.evaluate import SystemResult, error_result, evaluate_host_files
 from eflowgpu.matrix import Matrix, Profile, load_matrix
+from eflowgpu.pytest_plugin.benchcases import PROPERTY as BENCH_PROPERTY
+from eflowgpu.pytest_plugin.benchcases import GpuContext
 from eflowgpu.pytest_plugin.cases import HostCase, host_cases
 from eflowgpu.report.files import write_reports
 from eflowgpu.report.model import build_report
 from eflowgpu.snapshot import snapshot_files
-from eflowgpu.vm.evaluate import attach_vms, read_vm_file
+from eflowgpu.vm.evaluate import VmJudgement, VmRecord, attach_vms, read_vm_file
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,7 @@ class PackSession:
             self.vm_sources = self._choose_vm_sources(live="vm" in suites)
         self.expect_passthrough: str | None = config.getoption("expect_passthrough")
         self.reports_written: list[Path] = []
+        self.benchmarks: dict[str, dict[str, Any]] = {}
 
     @property
     def is_worker(self) -> bool:
@@ -195,6 +200,34 @@ class PackSession:
         """The host suite's cases by key."""
         return {case.key: case for _, case in host_cases(self.systems)}
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect benchmark figures from test reports (xdist workers' reports arrive here too)."""
+        for name, value in report.user_properties:
+            if name == BENCH_PROPERTY and isinstance(value, str):
+                entry = json.loads(value)
+                self.benchmarks[str(entry.get("id"))] = entry
+
+    def live_record(self) -> VmRecord | None:
+        """The record of the machine the suite runs on (the live VM), if this run examined it."""
+        if self.vm_sources.mode != "live":
+            return None
+        wanted = set(self.vm_sources.files)
+        for system in self.systems:
+            vm = system.vm
+            record = vm.record if isinstance(vm, VmJudgement) else vm
+            if record is not None and record.source in wanted:
+                return record
+        return None
+
+    def live_gpu(self) -> GpuContext:
+        """The live VM's GPU product and passthrough type, to judge benchmark figures against."""
+        record = self.live_record()
+        seen = record.seen if record is not None else None
+        if seen is None:
+            return GpuContext(None, "none")
+        model = seen.gpus[0].identity.model if seen.gpus else None
+        return GpuContext(model, seen.passthrough)
+
     def write_reports(self) -> None:
         """Write the run's reports (on the controller or in a serial run; never on a worker)."""
         if self.is_worker:
@@ -206,7 +239,32 @@ class PackSession:
             "vm_note": self.vm_sources.note,
         }
         report = build_report(self.matrix, self.profile, self.systems, run=run)
+        self._attach_benchmarks(report)
         self.reports_written = write_reports(self.report_dir, report)
+
+    def _attach_benchmarks(self, report: dict[str, Any]) -> None:
+        """Put the measured figures into the live VM's ``vm.benchmarks`` (in the registry's order)."""
+        record = self.live_record()
+        if not self.benchmarks or record is None:
+            return
+        order = {info.id: i for i, info in enumerate(BENCHMARKS)}
+        entries = sorted(self.benchmarks.values(), key=lambda e: order.get(str(e.get("id")), len(order)))
+        for system in report["systems"]:
+            vm = system.get("vm")
+            if isinstance(vm, dict) and vm.get("source") == record.source:
+                vm["benchmarks"] = entries
+                vm["speedups"] = speedups(entries)
+
+
+def speedups(entries: list[dict[str, Any]]) -> dict[str, float]:
+    """GPU figure / CPU figure for the benchmarks measured on both (``gemm_fp32``, ``resnet50_fp32``)."""
+    values = {str(e["id"]): e.get("value") for e in entries}
+    result = {}
+    for gpu_id in ("gemm_fp32", "resnet50_fp32"):
+        gpu, cpu = values.get(gpu_id), values.get(f"cpu_{gpu_id}")
+        if isinstance(gpu, int | float) and isinstance(cpu, int | float) and cpu > 0:
+            result[gpu_id] = round(gpu / cpu, 2)
+    return result
 
 
 SESSION_KEY = pytest.StashKey[PackSession]()
@@ -230,4 +288,6 @@ def selected_suites(config: pytest.Config) -> frozenset[str]:
             except OSError:
                 continue
             kinds.update(kind for kind in ("host", "vm") if f"{kind}_suite(" in text)
+            if "bench_run" in text:  # the in-VM benchmarks measure this machine
+                kinds.add("vm")
     return frozenset(kinds)

@@ -382,6 +382,10 @@ def _vm_rows(system: Mapping[str, Any], vm: Mapping[str, Any], out: list[str]) -
         if benchmarks
         else ""
     )
+    speedups = as_mapping(vm.get("speedups"))
+    if speedups:
+        shown = ", ".join(f"{_e(k)} {_num(v)}x the CPU" for k, v in speedups.items())
+        out.append(f'<p class="small">GPU/CPU speedup: {shown}</p>')
     out.append("</details></td></tr></tbody>")
 
 
