@@ -171,3 +171,17 @@ def _no_cuda_build() -> str | None:
     if torch.version.cuda is None:
         return f"this PyTorch build has no CUDA support (torch {torch.__version__})"
     return None
+
+
+def check_remote(
+    case: BenchCase, entry: dict[str, Any] | None, record_property: Callable[[str, object], None]
+) -> None:
+    """A benchmark that ran inside the VM (through a transport): pass, fail or skip as it did there."""
+    if entry is None:
+        pytest.skip(f"{case.bench_id}: the in-VM run reported no figure for it")
+    record_property(PROPERTY, json.dumps(entry, sort_keys=True))
+    detail = str(entry.get("detail") or "")
+    if entry.get("status") == Status.FAIL.value:
+        pytest.fail(f"{case.bench_id} (in the VM): {detail}", pytrace=False)
+    if entry.get("status") in (Status.SKIP.value, Status.UNKNOWN.value) and entry.get("value") is None:
+        pytest.skip(f"{case.bench_id} (in the VM): {detail}")

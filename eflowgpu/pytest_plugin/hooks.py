@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from eflowgpu.bench.workloads import BENCHMARKS
-from eflowgpu.pytest_plugin.benchcases import BenchCase, isolated_runner, run_case
+from eflowgpu.pytest_plugin.benchcases import BenchCase, check_remote, isolated_runner, run_case
 from eflowgpu.pytest_plugin.cases import host_cases
 from eflowgpu.pytest_plugin.items import CaseItem, Suite
 from eflowgpu.pytest_plugin.options import add_options
-from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_KEY, PackSession
+from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_KEY, PackSession, progress
 from eflowgpu.pytest_plugin.vmcases import vm_cases
 from eflowgpu.report.console import summary_lines
 
@@ -113,8 +113,17 @@ def bench_run(request: pytest.FixtureRequest, record_property: Any) -> Callable[
     session = request.config.stash[SESSION_KEY]
 
     def run(case: BenchCase, benchmark: Any) -> None:
+        if session.remote_benchmarks:  # the benchmarks ran inside the VM, through a transport
+            check_remote(case, session.remote_benchmarks.get(case.bench_id), record_property)
+            return
         if session.vm_sources.mode != "live":
             pytest.skip("benchmarks measure the machine the suite runs on; this run judges recorded VMs only")
+        position = next((i for i, info in enumerate(BENCHMARKS, 1) if info.id == case.bench_id), 0)
+        progress(
+            request.config,
+            f"eflowgpu: benchmark {position}/{len(BENCHMARKS)} {case.bench_id} on "
+            f"{case.device} (level {case.level})",
+        )
         run_case(
             case,
             benchmark,

@@ -37,6 +37,13 @@ def add_options(parser: pytest.Parser) -> None:
         help="how long the in-VM benchmarks run, like DCGM's run levels (default: quick)",
     )
     group.addoption(
+        "--vm-transport",
+        default=None,
+        choices=("local", "eflow"),
+        help="run the in-VM suite through a transport and join its results: eflow (inside the EFLOW VM, "
+        "the default on Windows) or local (on this machine, in a child run)",
+    )
+    group.addoption(
         "--matrix",
         default=None,
         metavar="FILE",

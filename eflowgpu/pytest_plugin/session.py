@@ -77,8 +77,10 @@ class PackSession:
             raise pytest.UsageError(f"the support matrix is malformed: {exc}") from exc
         except KeyError as exc:
             raise pytest.UsageError(f"--profile: {exc.args[0]}") from exc
+        self.remote_benchmarks: dict[str, dict[str, Any]] = {}
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None and WORKER_KEY in workerinput:
+            self.remote_benchmarks = dict(workerinput[WORKER_KEY]["remote_benchmarks"])
             self.sources = HostSources.from_workerinput(workerinput[WORKER_KEY]["host"])
             self.vm_sources = HostSources.from_workerinput(workerinput[WORKER_KEY]["vm"])
         else:
@@ -122,7 +124,11 @@ class PackSession:
 
     def to_workerinput(self) -> dict[str, Any]:
         """Both kinds of sources, for pytest-xdist's ``workerinput``."""
-        return {"host": self.sources.to_workerinput(), "vm": self.vm_sources.to_workerinput()}
+        return {
+            "host": self.sources.to_workerinput(),
+            "vm": self.vm_sources.to_workerinput(),
+            "remote_benchmarks": self.remote_benchmarks,
+        }
 
     def _choose_vm_sources(self, *, live: bool) -> HostSources:
         given = list(self.config.getoption("vm_snapshot") or [])
@@ -134,14 +140,77 @@ class PackSession:
             return HostSources("snapshots", files, f"{len(files)} VM snapshot(s) given with --vm-snapshot.")
         if not live:
             return HostSources("none", (), "The in-VM suite is not part of this run.")
-        if sys.platform == "win32":
+        transport = self.config.getoption("vm_transport") or ("eflow" if sys.platform == "win32" else None)
+        if transport is not None:
+            return self._collect_through(transport)
+        return self._collect_live_vm()
+
+    def _collect_through(self, name: str) -> HostSources:
+        """Run the in-VM suite through a transport and keep what came back as this run's VM."""
+        from eflowgpu.host.collector import find_powershell, write_snapshot
+        from eflowgpu.orchestrate.transport import EflowTransport, LocalTransport, TransportError, VmTransport
+
+        transport: VmTransport
+        if name == "local":
+            transport = LocalTransport(self.matrix_path.parent)
+        else:
+            powershell = find_powershell()
+            if powershell is None:
+                return HostSources(
+                    "none",
+                    (),
+                    "The EFLOW transport needs PowerShell: run the pack on the Windows host.",
+                    (("EFLOW VM", "eflow", "PowerShell not found: cannot reach the EFLOW VM"),),
+                )
+            transport = EflowTransport(powershell, min_memory_mb=self.matrix.vm.min_memory_mib)
+        progress(
+            self.config,
+            f"eflowgpu: running the in-VM suite through the {transport.name} transport "
+            f"(level {self.config.getoption('level')}); this can take minutes",
+        )
+        try:
+            run = transport.run(
+                level=self.config.getoption("level"),
+                expect_passthrough=self.config.getoption("expect_passthrough"),
+                timeout_s=TRANSPORT_TIMEOUT_S,
+            )
+        except TransportError as exc:
             return HostSources(
                 "none",
                 (),
-                "On the Windows host the in-VM suite runs inside the EFLOW VM; "
-                "give --vm-snapshot PATH to judge recorded VMs.",
+                f"The in-VM suite could not run ({transport.name} transport).",
+                (("EFLOW VM", transport.name, str(exc)),),
             )
-        return self._collect_live_vm()
+        snapshot = dict(run.snapshot)
+        host = self._single_host_label()
+        if host is not None:
+            snapshot["host"] = host
+            snapshot["vm"] = f"{host}-EFLOW"
+        target = self.report_dir / "vm-snapshot.json"
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        write_snapshot(snapshot, target)
+        self.remote_benchmarks = remote_benchmarks(run.report)
+        return HostSources(
+            "live",
+            (str(target),),
+            f"The in-VM suite ran through the {transport.name} transport; "
+            f"the VM's snapshot is saved as {target}.",
+        )
+
+    def _single_host_label(self) -> str | None:
+        """The label of the one host this run judges (the VM joins it), else None."""
+        if self.sources.mode == "live":
+            from eflowgpu.host.collector import default_host_label
+
+            return default_host_label()
+        if len(self.sources.files) == 1:
+            try:
+                data = json.loads(Path(self.sources.files[0]).read_text(encoding="utf-8-sig"))
+            except (OSError, ValueError):
+                return None
+            host = data.get("host") if isinstance(data, dict) else None
+            return host if isinstance(host, str) and host.strip() else None
+        return None
 
     def _collect_live_vm(self) -> HostSources:
         from eflowgpu.host.collector import SubprocessRunner, write_snapshot
@@ -191,7 +260,12 @@ class PackSession:
     def systems(self) -> list[SystemResult]:
         """Every system of the run, evaluated once per process (deterministic)."""
         results = [error_result(host, source, reason) for host, source, reason in self.sources.errors]
-        results.extend(evaluate_host_files(self.matrix, self.profile, self.sources.files))
+        files = self.sources.files
+        step = max(1, len(files) // 10)
+        for start in range(0, len(files), step):
+            results.extend(evaluate_host_files(self.matrix, self.profile, files[start : start + step]))
+            if len(files) >= PROGRESS_FROM and not self.is_worker:
+                progress(self.config, f"eflowgpu: evaluated {len(results)}/{len(files)} host snapshots")
         records = [read_vm_file(self.matrix, path) for path in self.vm_sources.files]
         return attach_vms(self.matrix, results, records, self.expect_passthrough)
 
@@ -265,6 +339,32 @@ def speedups(entries: list[dict[str, Any]]) -> dict[str, float]:
         if isinstance(gpu, int | float) and isinstance(cpu, int | float) and cpu > 0:
             result[gpu_id] = round(gpu / cpu, 2)
     return result
+
+
+PROGRESS_FROM = 200
+"""Labs of this many snapshots or more report their evaluation's progress."""
+TRANSPORT_TIMEOUT_S = 3600.0
+"""How long the in-VM suite may take through a transport (benchmarks at ``long`` included)."""
+
+
+def remote_benchmarks(report: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The benchmark figures of an in-VM run's report (its live VM's ``vm.benchmarks``), by id."""
+    entries: dict[str, dict[str, Any]] = {}
+    for system in (report or {}).get("systems") or []:
+        vm = system.get("vm") if isinstance(system, dict) else None
+        for entry in (vm or {}).get("benchmarks") or [] if isinstance(vm, dict) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                entries[entry["id"]] = entry
+    return entries
+
+
+def progress(config: pytest.Config, line: str) -> None:
+    """Tell the user what a long step is doing (on the terminal, outside output capture)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+    else:  # before the terminal reporter is set up (while configuring)
+        print(line, file=sys.stderr, flush=True)
 
 
 SESSION_KEY = pytest.StashKey[PackSession]()
