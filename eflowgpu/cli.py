@@ -186,9 +186,79 @@ def _run_collect_vm(args: argparse.Namespace, context: CliContext) -> int:
     return EXIT_OK
 
 
+# --- fleet ----------------------------------------------------------------------------------------
+
+
+def _add_fleet(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "fleet",
+        help="merge compat-report.json files into one fleet report (JSON, HTML, Markdown)",
+        description=(
+            "Merge compat-report.json files from many hosts and runs into a matrix of GPU model x "
+            "Windows release and write fleet.json, fleet.html and fleet.md. With --baseline, list the "
+            "regressions against an earlier fleet.json and exit 1 when there are any."
+        ),
+    )
+    parser.add_argument(
+        "reports",
+        nargs="+",
+        type=Path,
+        metavar="REPORT",
+        help="a compat-report.json file, or a folder searched recursively for compat-report.json",
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write into")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="FLEET.json", help="an earlier fleet.json to compare with"
+    )
+    parser.set_defaults(func=_run_fleet)
+
+
+def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
+    from eflowgpu.fleet import find_reports, load_baseline, merge_reports, with_baseline, write_fleet
+    from eflowgpu.fleet.load import ReportError
+
+    paths, missing = find_reports(args.reports)
+    if missing:
+        print(f"eflowgpu fleet: no such file or folder: {', '.join(missing)}", file=context.stderr)
+        return EXIT_USAGE
+    if not paths:
+        print("eflowgpu fleet: no compat-report.json found", file=context.stderr)
+        return EXIT_USAGE
+    baseline = None
+    if args.baseline is not None:
+        try:
+            baseline = load_baseline(args.baseline)
+        except ReportError as exc:
+            print(f"eflowgpu fleet: --baseline {args.baseline}: {exc}", file=context.stderr)
+            return EXIT_USAGE
+    fleet = merge_reports(paths)
+    if baseline is not None:
+        fleet = with_baseline(fleet, baseline, str(args.baseline))
+    try:
+        write_fleet(args.out, fleet)
+    except OSError as exc:
+        print(f"eflowgpu fleet: cannot write {args.out}: {exc}", file=context.stderr)
+        return EXIT_FAILURE
+    for problem in fleet.input_errors:
+        print(f"eflowgpu fleet: {problem.path}: {problem.error}", file=context.stderr)
+    summary = (
+        f"wrote {args.out}/fleet.{{json,html,md}}: {len(fleet.reports)} reports "
+        f"({len(fleet.input_errors)} input errors), {len(fleet.systems)} systems, {len(fleet.cells)} cells"
+    )
+    if fleet.baseline is not None:
+        summary += (
+            f"; against the baseline: {len(fleet.baseline.regressions)} regressions, "
+            f"{len(fleet.baseline.improvements)} improvements"
+        )
+    print(summary, file=context.stdout)
+    if fleet.baseline is not None and fleet.baseline.regressions:
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 # --- parser and entry point -----------------------------------------------------------------------
 
-SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_collect_host, _add_collect_vm)
+SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_collect_host, _add_collect_vm, _add_fleet)
 """Functions that each add one subcommand to the parser."""
 
 

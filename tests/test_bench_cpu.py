@@ -78,7 +78,7 @@ def test_cpu_resnet50_fp32_gives_throughput_and_batch_1_latency() -> None:
     p50, p99 = result.extra["p50_ms"], result.extra["p99_ms"]
     assert isinstance(p50, float) and isinstance(p99, float)
     assert 0 < p50 <= p99
-    assert result.extra["latency_n"] == 3
+    assert result.extra["latency_n"] in (2, 3)  # TINY asks for 3; a loaded machine may hit the budget after 2
 
 
 def test_resnet50_has_resnet50s_parameters_and_output() -> None:

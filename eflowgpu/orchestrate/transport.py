@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from eflowgpu import __version__
 from eflowgpu.errors import EflowGpuError
 from eflowgpu.host import psjson
 from eflowgpu.host.collector import Runner, RunResult, SubprocessRunner
@@ -30,7 +31,8 @@ Level = Literal["quick", "standard", "long"]
 LEVELS: tuple[Level, ...] = ("quick", "standard", "long")
 PASSTHROUGH = ("DDA", "GPU-PV")
 REPORTS_IN_VM = "/var/eflowgpu/reports"
-DEFAULT_IMAGE = "eflowgpu-vm:0.1.0"
+DEFAULT_IMAGE = f"eflowgpu:{__version__}"
+"""The in-VM pack's image as deploy/Dockerfile labels it (built or pulled into the EFLOW VM)."""
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$")
 
 

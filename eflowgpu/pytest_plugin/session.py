@@ -314,7 +314,24 @@ class PackSession:
         }
         report = build_report(self.matrix, self.profile, self.systems, run=run)
         self._attach_benchmarks(report)
+        self._write_allure_meta()
         self.reports_written = write_reports(self.report_dir, report)
+
+    def _write_allure_meta(self) -> None:
+        """Allure's environment.properties and categories.json, once, from the controller."""
+        folder = getattr(self.config.option, "allure_report_dir", None)
+        if not folder:
+            return
+        from eflowgpu.report.allure_meta import base_environment, write_allure_meta
+
+        environment = base_environment() | {
+            "profile": self.profile.key,
+            "matrix.sha256": self.matrix.sha256,
+            "run.mode": self.sources.mode,
+            "vm.mode": self.vm_sources.mode,
+            "level": str(self.config.getoption("level")),
+        }
+        write_allure_meta(Path(folder), environment=environment)
 
     def _attach_benchmarks(self, report: dict[str, Any]) -> None:
         """Put the measured figures into the live VM's ``vm.benchmarks`` (in the registry's order)."""

@@ -1,0 +1,207 @@
+"""Comparing a fleet with an earlier fleet report (``fleet.json``) to find regressions.
+
+Per host (case-insensitive) and GPU PCI id, the worst verdict of the GPUs with that id is compared:
+worse is a regression, better an improvement; a GPU that is gone, or a host whose snapshot is now in
+error, is a regression. Per host and benchmark id, a figure is a regression when it was at or above
+its threshold and now is below it, or when it dropped by more than the threshold's margin
+(``1 - threshold / reference``, 25 % without a reference) relative to the baseline figure; the
+mirror image is an improvement (for lower-is-better benchmarks, all of this is reversed). A
+benchmark that gave a figure and now fails is a regression. Hosts only on one side are listed as
+new or removed systems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from eflowgpu.fleet.load import MAX_REPORT_BYTES, ReportError, parse_benchmark, read_json_limited
+from eflowgpu.fleet.model import (
+    FLEET_FORMAT,
+    BaselineComparison,
+    Benchmark,
+    Change,
+    Fleet,
+    FleetSystem,
+    host_key,
+    verdict_rank,
+)
+from eflowgpu.report.labels import as_mapping, as_mappings
+from eflowgpu.rules.benchmarks import LOWER_IS_BETTER
+
+DEFAULT_FRACTION = 0.75
+"""The share of the baseline figure a benchmark may fall to when it has no reference."""
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What the comparison needs of one system."""
+
+    host: str
+    status: str
+    verdicts: dict[str, str | None]
+    benchmarks: dict[str, Benchmark]
+
+
+def load_baseline(path: Path, max_bytes: int = MAX_REPORT_BYTES) -> Mapping[str, Any]:
+    """Read an ``eflow-gpu-fleet/1`` document; anything else raises :class:`ReportError` (one line)."""
+    document = read_json_limited(path, max_bytes)
+    if not isinstance(document, Mapping) or document.get("format") != FLEET_FORMAT:
+        raise ReportError(f"not an {FLEET_FORMAT} document")
+    if not isinstance(document.get("systems"), list):
+        raise ReportError("no systems list")
+    return document
+
+
+def _worst(verdicts: dict[str, str | None], subject: str, verdict: str | None) -> None:
+    if subject not in verdicts or verdict_rank(verdict) > verdict_rank(verdicts[subject]):
+        verdicts[subject] = verdict
+
+
+def _subject(pci_id: object, name: object) -> str:
+    if isinstance(pci_id, str) and pci_id:
+        return pci_id
+    return f"(no PCI id) {name}" if isinstance(name, str) and name else "(no PCI id)"
+
+
+def _current_view(system: FleetSystem) -> _View:
+    verdicts: dict[str, str | None] = {}
+    for gpu in system.gpus:
+        _worst(verdicts, _subject(gpu.pci_id, gpu.name), gpu.verdict)
+    return _View(system.host, system.status, verdicts, {b.id: b for b in system.benchmarks})
+
+
+def _baseline_view(system: Mapping[str, Any]) -> _View | None:
+    host = system.get("host")
+    if not isinstance(host, str):
+        return None
+    verdicts: dict[str, str | None] = {}
+    for gpu in as_mappings(system.get("gpus")):
+        verdict = gpu.get("verdict")
+        _worst(
+            verdicts,
+            _subject(gpu.get("pci_id"), gpu.get("name")),
+            verdict if isinstance(verdict, str) else None,
+        )
+    benchmarks: dict[str, Benchmark] = {}
+    for entry in as_mappings(system.get("benchmarks")):
+        bench = parse_benchmark(entry)
+        if bench is not None:
+            benchmarks[bench.id] = bench
+    status = system.get("status")
+    return _View(host, status if isinstance(status, str) else "ok", verdicts, benchmarks)
+
+
+def _fraction(bench: Benchmark, lower: bool) -> float:
+    ref, thr = bench.reference, bench.threshold
+    if ref and thr and ref > 0 and thr > 0:
+        fraction = ref / thr if lower else thr / ref
+        if 0 < fraction < 1:
+            return fraction
+    return DEFAULT_FRACTION
+
+
+def _g(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
+def compare_benchmark(host: str, old: Benchmark, new: Benchmark) -> tuple[bool, Change] | None:
+    """``(is_regression, change)`` when the figure got notably worse or better, else None."""
+    if old.value is None:
+        return None
+    if new.value is None:
+        if new.status == "fail":
+            change = Change(
+                "benchmark-failed", host, new.id, _g(old.value), "failed", "no figure: the benchmark failed"
+            )
+            return True, change
+        return None
+    lower = new.id in LOWER_IS_BETTER
+    old_thr = old.threshold if old.threshold is not None else new.threshold
+    new_thr = new.threshold if new.threshold is not None else old.threshold
+    fraction = _fraction(new if new.reference is not None else old, lower)
+    sign = -1.0 if lower else 1.0
+    before, after = sign * old.value, sign * new.value
+    was_ok = old_thr is not None and before >= sign * old_thr
+    is_ok = new_thr is not None and after >= sign * new_thr
+    if lower:
+        dropped = new.value > old.value / fraction
+        rose = new.value < old.value * fraction
+    else:
+        dropped = new.value < old.value * fraction
+        rose = new.value > old.value / fraction
+    worse = (was_ok and new_thr is not None and not is_ok) or dropped
+    better = (old_thr is not None and not was_ok and is_ok) or rose
+    if not worse and not better:
+        return None
+    unit = f" {new.unit}" if new.unit else ""
+    relative = f", {(new.value - old.value) / old.value:+.0%}" if old.value else ""
+    threshold = f"; threshold {_g(new_thr)}" if new_thr is not None else ""
+    detail = f"{_g(old.value)} -> {_g(new.value)}{unit}{relative}{threshold}"
+    return worse, Change("benchmark", host, new.id, _g(old.value), _g(new.value), detail)
+
+
+def _compare_system(old: _View, new: _View, regressions: list[Change], improvements: list[Change]) -> None:
+    host = new.host
+    if new.status == "error":
+        if old.status != "error":
+            regressions.append(
+                Change("system-error", host, "(system)", old.status, "error", "the snapshot is now in error")
+            )
+        return
+    for subject, before in old.verdicts.items():
+        if subject not in new.verdicts:
+            regressions.append(
+                Change("gpu-missing", host, subject, str(before), "missing", "the GPU is no longer reported")
+            )
+            continue
+        after = new.verdicts[subject]
+        if verdict_rank(after) > verdict_rank(before):
+            regressions.append(
+                Change("verdict", host, subject, str(before), str(after), f"{before} -> {after}")
+            )
+        elif verdict_rank(after) < verdict_rank(before):
+            improvements.append(
+                Change("verdict", host, subject, str(before), str(after), f"{before} -> {after}")
+            )
+    for bench_id, old_bench in old.benchmarks.items():
+        new_bench = new.benchmarks.get(bench_id)
+        if new_bench is None:
+            continue
+        found = compare_benchmark(host, old_bench, new_bench)
+        if found is not None:
+            (regressions if found[0] else improvements).append(found[1])
+
+
+def compare_with_baseline(fleet: Fleet, baseline: Mapping[str, Any], path: str) -> BaselineComparison:
+    """The differences between ``fleet`` and the ``baseline`` fleet document read from ``path``."""
+    old_views: dict[str, _View] = {}
+    for entry in as_mappings(baseline.get("systems")):
+        view = _baseline_view(entry)
+        if view is not None:
+            old_views[host_key(view.host)] = view
+    new_views = {host_key(s.host): _current_view(s) for s in fleet.systems}
+    regressions: list[Change] = []
+    improvements: list[Change] = []
+    for key in sorted(new_views.keys() & old_views.keys()):
+        _compare_system(old_views[key], new_views[key], regressions, improvements)
+    generated_at = as_mapping(baseline).get("generated_at")
+    return BaselineComparison(
+        path=path,
+        generated_at=generated_at if isinstance(generated_at, str) else None,
+        regressions=tuple(regressions),
+        improvements=tuple(improvements),
+        new_systems=_hosts(new_views, new_views.keys() - old_views.keys()),
+        removed_systems=_hosts(old_views, old_views.keys() - new_views.keys()),
+    )
+
+
+def _hosts(views: Mapping[str, _View], keys: Iterable[str]) -> tuple[str, ...]:
+    return tuple(views[k].host for k in sorted(keys))
+
+
+def with_baseline(fleet: Fleet, baseline: Mapping[str, Any], path: str) -> Fleet:
+    """``fleet`` with its comparison against ``baseline``."""
+    return replace(fleet, baseline=compare_with_baseline(fleet, baseline, path))

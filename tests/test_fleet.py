@@ -1,0 +1,413 @@
+"""The fleet report: merging the sample lab's reports, baselines, escaping and the ``fleet`` command."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eflowgpu import cli
+from eflowgpu.evaluate import evaluate_host_files
+from eflowgpu.fleet import (
+    FLEET_FORMAT,
+    Fleet,
+    fleet_json,
+    merge_reports,
+    render_fleet_html,
+    render_fleet_markdown,
+    with_baseline,
+)
+from eflowgpu.fleet.baseline import compare_benchmark
+from eflowgpu.fleet.model import Benchmark
+from eflowgpu.matrix import load_matrix
+from eflowgpu.report.model import build_report
+
+from helpers import PROJECT
+
+HOSTILE_HOST = "<script>document.title='pwned'</script>|x|`id`\n# heading"
+HOSTILE_GPU = '<img src=x onerror=alert(1)> "quoted" [link](javascript:alert(2)) **bold**'
+
+
+def lab_report(profile: str, day: int) -> dict[str, Any]:
+    """The sample lab judged under ``profile``, generated on 2026-01-``day``."""
+    matrix = load_matrix(PROJECT / "matrix.yaml")
+    chosen = matrix.profile(profile)
+    hosts = sorted((PROJECT / "fixtures" / "hosts").glob("*.json"))
+    when = datetime(2026, 1, day, tzinfo=UTC)
+    return build_report(matrix, chosen, evaluate_host_files(matrix, chosen, hosts), generated_at=when)
+
+
+def write(path: Path, document: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Lab reports: preview (day 1) and GA (day 2) with the same labels, and preview relabelled ``-P``."""
+    root = tmp_path_factory.mktemp("lab")
+    preview, ga = lab_report("preview-2021-06", 1), lab_report("ga-2022-06", 2)
+    relabelled = json.loads(json.dumps(preview))
+    for system in relabelled["systems"]:
+        system["host"] += "-P"
+    return {
+        "preview": write(root / "preview" / "compat-report.json", preview),
+        "ga": write(root / "ga" / "compat-report.json", ga),
+        "preview-p": write(root / "preview-p" / "compat-report.json", relabelled),
+    }
+
+
+def cell_of(fleet: Fleet, model: str, release: str) -> tuple[int, str | None, str | None]:
+    cell = fleet.cell(model, release)
+    assert cell is not None, f"no cell {model} x {release}"
+    return cell.count, cell.best, cell.worst
+
+
+def gpu(
+    model: str | None, verdict: str, *, name: str = "NVIDIA Tesla T4", pci_id: str = "10DE:1EB8"
+) -> dict[str, Any]:
+    return {"name": name, "pci_id": pci_id, "model": model, "brand": None, "passthrough": "DDA",
+            "verdict": verdict, "criteria": []}  # fmt: skip
+
+
+def system(
+    host: str, gpus: list[dict[str, Any]], benchmarks: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    vm = (
+        None
+        if benchmarks is None
+        else {"passthrough": "DDA", "gpus": [], "criteria": [], "benchmarks": benchmarks}
+    )
+    return {
+        "host": host, "source": f"{host}.json", "status": "ok", "error": None,
+        "os": {"edition": "ServerDatacenter", "build": 20348, "ubr": 1, "installation_type": "Server",
+               "name": "Windows Server 2022"},
+        "gpus": gpus, "vm": vm,
+    }  # fmt: skip
+
+
+def bench(
+    bench_id: str, value: float | None, reference: float = 12.3, status: str | None = None
+) -> dict[str, Any]:
+    threshold = round(reference * 0.75, 4)
+    if status is None:
+        status = "pass" if value is not None and value >= threshold else "fail"
+    return {"id": bench_id, "value": value, "unit": "GB/s", "reference": reference, "threshold": threshold,
+            "ratio": None if value is None else value / reference, "status": status}  # fmt: skip
+
+
+def report(systems: list[dict[str, Any]], when: str = "2026-03-01T00:00:00Z") -> dict[str, Any]:
+    matrix = {"path": "matrix.yaml", "profile": "ga-2022-06", "sha256": ""}
+    return {"format": "eflow-gpu-report/1", "generated_at": when, "matrix": matrix, "systems": systems}
+
+
+# --- merge ----------------------------------------------------------------------------------------
+
+
+def test_lab_both_profiles_as_separate_hosts(lab: dict[str, Path]) -> None:
+    fleet = merge_reports([lab["preview-p"], lab["ga"]])
+    assert len(fleet.systems) == 60
+    assert len(fleet.cells) == 27
+    assert not fleet.input_errors
+    assert cell_of(fleet, "t4", "Windows Server 2022|ServerDatacenter") == (
+        8,
+        "eligible-with-warnings",
+        "not-eligible",
+    )
+    assert cell_of(fleet, "a2", "Windows 10 21H2|IoTEnterprise") == (
+        2,
+        "eligible-with-warnings",
+        "unsupported",
+    )
+    assert cell_of(fleet, "rtx3060", "Windows 10 21H2|Enterprise") == (4, "eligible", "not-eligible")
+    assert cell_of(fleet, "rtx3080", "build 21390|Professional") == (
+        2,
+        "eligible-with-warnings",
+        "not-eligible",
+    )
+    assert cell_of(fleet, "brand:intel_igpu", "Windows 11 23H2|Professional") == (
+        2,
+        "eligible",
+        "unsupported",
+    )
+    assert cell_of(fleet, "gtx1650", "Windows 11 22H2|Professional") == (2, "not-eligible", "not-eligible")
+    assert fleet.cell("t4", "Windows 11 24H2|Professional") is None
+    ids = [c.id for c in fleet.cells]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"cell-[a-z0-9-]+", i) for i in ids)
+    # Windows Server 2019 (build 17763) is the oldest column.
+    assert fleet.releases[0].name == "Windows Server 2019"
+
+
+@pytest.mark.parametrize("order", ["newest-last", "newest-first"])
+def test_same_host_keeps_newest_with_history(lab: dict[str, Path], order: str) -> None:
+    paths = [lab["preview"], lab["ga"]] if order == "newest-last" else [lab["ga"], lab["preview"]]
+    fleet = merge_reports(paths)
+    assert len(fleet.systems) == 30
+    assert {s.profile for s in fleet.systems} == {"ga-2022-06"}
+    assert all(s.report == str(lab["ga"]) for s in fleet.systems)
+    assert all(len(s.history) == 1 and s.history[0].report == str(lab["preview"]) for s in fleet.systems)
+    # GA's verdicts, not preview's: the T4 on Server 2025 and the A2 differ between the profiles.
+    assert cell_of(fleet, "t4", "Windows Server 2025|ServerDatacenter") == (1, "not-eligible", "not-eligible")
+    a2 = cell_of(fleet, "a2", "Windows 10 21H2|IoTEnterprise")
+    assert a2 == (1, "eligible-with-warnings", "eligible-with-warnings")
+    srv2025 = next(s for s in fleet.systems if s.host == "LAB-T4-SRV2025")
+    assert dict(srv2025.history[0].verdicts)["10DE:1EB8"] == "eligible-with-warnings"
+
+
+def test_host_labels_compared_case_insensitively(tmp_path: Path) -> None:
+    old = write(
+        tmp_path / "a.json", report([system("lab-t4", [gpu("t4", "eligible")])], "2026-01-01T00:00:00Z")
+    )
+    new = write(
+        tmp_path / "b.json",
+        report([system("LAB-T4", [gpu("t4", "not-eligible")])], "2026-01-02T00:00:00+00:00"),
+    )
+    fleet = merge_reports([new, old])
+    assert [s.host for s in fleet.systems] == ["LAB-T4"]
+    assert cell_of(fleet, "t4", "Windows Server 2022|ServerDatacenter") == (1, "not-eligible", "not-eligible")
+
+
+def test_two_gpus_of_a_model_count_one_system(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "r.json", report([system("DUAL", [gpu("t4", "eligible"), gpu("t4", "incomplete")])])
+    )
+    cell = merge_reports([path]).cell("t4", "Windows Server 2022|ServerDatacenter")
+    assert cell is not None
+    assert (cell.count, cell.best, cell.worst, len(cell.systems)) == (1, "eligible", "incomplete", 2)
+    assert dict(cell.verdicts) == {"eligible": 1, "incomplete": 1}
+
+
+def test_unreadable_reports_are_input_errors(tmp_path: Path, lab: dict[str, Path]) -> None:
+    bad = {
+        "corrupt.json": '{"format": "eflow-gpu-report/1", "systems": [',
+        "wrong-format.json": json.dumps({"format": "eflow-gpu-host-snapshot/1", "systems": []}),
+        "list.json": "[1, 2]",
+        "no-time.json": json.dumps(
+            {"format": "eflow-gpu-report/1", "generated_at": "yesterday", "systems": []}
+        ),
+        "latin1.json": b"\xff\xfe{".decode("latin-1"),
+    }
+    paths = []
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text, encoding="latin-1" if name == "latin1.json" else "utf-8")
+        paths.append(tmp_path / name)
+    paths.append(tmp_path / "missing.json")
+    fleet = merge_reports([*paths, lab["ga"]])
+    assert len(fleet.systems) == 30
+    assert fleet.reports == (str(lab["ga"]),)
+    errors = {Path(e.path).name: e.error for e in fleet.input_errors}
+    assert set(errors) == {*bad, "missing.json"}
+    assert all("\n" not in e for e in errors.values())
+    assert errors["corrupt.json"].startswith("not valid JSON")
+    assert "eflow-gpu-host-snapshot/1" in errors["wrong-format.json"]
+    assert errors["no-time.json"] == "no valid generated_at timestamp"
+    assert errors["missing.json"].startswith("cannot read")
+
+
+def test_report_over_the_size_limit_is_refused(lab: dict[str, Path]) -> None:
+    fleet = merge_reports([lab["ga"]], max_bytes=1000)
+    assert not fleet.systems
+    assert fleet.input_errors[0].error == "larger than the limit of 1000 bytes"
+
+
+def test_fleet_json_document(lab: dict[str, Path]) -> None:
+    fleet = merge_reports([lab["preview"], lab["ga"]], generated_at=datetime(2026, 5, 1, tzinfo=UTC))
+    document = json.loads(json.dumps(fleet_json(fleet)))
+    assert document["format"] == FLEET_FORMAT == "eflow-gpu-fleet/1"
+    assert document["generated_at"] == "2026-05-01T00:00:00Z"
+    assert document["summary"]["systems"] == 30
+    assert document["summary"]["cells"] == len(document["cells"]) == 27
+    assert document["baseline"] is None
+    cell = next(
+        c
+        for c in document["cells"]
+        if c["model"] == "t4" and c["release"].startswith("Windows Server 2022|ServerS")
+    )
+    assert (cell["count"], cell["best"], cell["worst"]) == (2, "eligible", "not-eligible")
+    assert {s["host"] for s in cell["systems"]} == {"LAB-T4-SRV2022", "LAB-T4-NOIOV"}
+    host = next(s for s in document["systems"] if s["host"] == "LAB-T4-SRV2022")
+    assert host["history"][0]["report"] == str(lab["preview"])
+
+
+# --- escaping -------------------------------------------------------------------------------------
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.handlers: list[str] = []
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.handlers.extend(n for n, _ in attrs if n.startswith("on"))
+        found = dict(attrs)
+        if found.get("href"):
+            self.hrefs.append(found["href"] or "")
+        if found.get("id"):
+            self.ids.add(found["id"] or "")
+
+
+def test_hostile_labels_escaped(tmp_path: Path, lab: dict[str, Path]) -> None:
+    hostile = write(
+        tmp_path / "hostile.json",
+        report([system(HOSTILE_HOST, [gpu(None, "eligible", name=HOSTILE_GPU, pci_id='"><b>')])]),
+    )
+    fleet = merge_reports([lab["ga"], hostile])
+    page = render_fleet_html(fleet)
+    tags = _Tags()
+    tags.feed(page)
+    assert "script" not in tags.tags and "img" not in tags.tags and "b" not in tags.tags
+    assert not tags.handlers
+    assert "&lt;script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert all(h.startswith("#") for h in tags.hrefs)
+    assert {h[1:] for h in tags.hrefs} <= tags.ids
+    assert "javascript:" not in " ".join(tags.hrefs)
+    markdown = render_fleet_markdown(fleet)
+    assert "<script" not in markdown and "<img" not in markdown
+    assert "&lt;script&gt;" in markdown
+    assert "\\|x\\|\\`id\\`" in markdown
+    assert "\\[link\\](javascript:alert(2))" in markdown
+    assert "\n# heading" not in markdown
+    # Every raw tag in the Markdown is a cell anchor of the fleet's own.
+    assert set(re.findall(r"<[^>]*>", markdown)) == {f'<a id="{c.id}">' for c in fleet.cells} | {"</a>"}
+    hostile_cell = next(c for c in fleet.cells if not c.model.in_catalog and c.model.key.startswith("name:"))
+    assert re.fullmatch(r"cell-[a-z0-9-]+", hostile_cell.id)
+
+
+# --- baseline -------------------------------------------------------------------------------------
+
+
+def _baseline_pair(tmp_path: Path, new_systems: list[dict[str, Any]]) -> tuple[Fleet, dict[str, Any]]:
+    old = [
+        system("A", [gpu("t4", "eligible")], [bench("h2d_pinned", 12.0), bench("d2d", 230.0, 238.0)]),
+        system("B", [gpu("t4", "eligible-with-warnings")], [bench("h2d_pinned", 12.0)]),
+        system("GONE", [gpu("t4", "eligible")]),
+    ]
+    baseline_fleet = merge_reports([write(tmp_path / "old.json", report(old, "2026-01-01T00:00:00Z"))])
+    baseline = json.loads(json.dumps(fleet_json(baseline_fleet)))
+    fleet = merge_reports([write(tmp_path / "new.json", report(new_systems, "2026-02-01T00:00:00Z"))])
+    return fleet, baseline
+
+
+def test_baseline_finds_worse_verdict_and_dropped_benchmark(tmp_path: Path) -> None:
+    fleet, baseline = _baseline_pair(
+        tmp_path,
+        [
+            system("A", [gpu("t4", "not-eligible")], [bench("h2d_pinned", 8.0), bench("d2d", 229.0, 238.0)]),
+            system("b", [gpu("t4", "eligible")], [bench("h2d_pinned", 12.2)]),
+            system("NEW", [gpu("t4", "eligible")]),
+        ],
+    )
+    compared = with_baseline(fleet, baseline, "old/fleet.json").baseline
+    assert compared is not None
+    assert [(c.kind, c.host, c.subject, c.before, c.after) for c in compared.regressions] == [
+        ("verdict", "A", "10DE:1EB8", "eligible", "not-eligible"),
+        ("benchmark", "A", "h2d_pinned", "12", "8"),
+    ]
+    assert [(c.kind, c.host, c.after) for c in compared.improvements] == [("verdict", "b", "eligible")]
+    assert compared.new_systems == ("NEW",)
+    assert compared.removed_systems == ("GONE",)
+    assert "12 -> 8 GB/s" in compared.regressions[1].detail
+
+
+def test_identical_baseline_has_no_regressions(tmp_path: Path, lab: dict[str, Path]) -> None:
+    fleet = merge_reports([lab["preview-p"], lab["ga"]])
+    baseline = json.loads(json.dumps(fleet_json(fleet)))
+    compared = with_baseline(fleet, baseline, "same.json").baseline
+    assert compared is not None
+    assert (compared.regressions, compared.improvements) == ((), ())
+    assert (compared.new_systems, compared.removed_systems) == ((), ())
+
+
+def test_baseline_system_in_error_and_missing_gpu(tmp_path: Path) -> None:
+    broken = {**system("A", []), "status": "error", "error": "not valid JSON", "os": None}
+    fleet, baseline = _baseline_pair(
+        tmp_path, [broken, system("B", []), system("GONE", [gpu("t4", "eligible")])]
+    )
+    compared = with_baseline(fleet, baseline, "old.json").baseline
+    assert compared is not None
+    assert [(c.kind, c.host) for c in compared.regressions] == [("system-error", "A"), ("gpu-missing", "B")]
+
+
+def _b(bench_id: str, value: float | None, reference: float | None = 10.0, threshold: float | None = 7.5,
+       status: str = "pass") -> Benchmark:  # fmt: skip
+    return Benchmark(bench_id, value, "GB/s", reference, threshold, None, status)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (_b("h2d", 9.0), _b("h2d", 7.0), True),  # crossed the threshold
+        (_b("h2d", 20.0), _b("h2d", 14.0), True),  # still above, but dropped more than 25 %
+        (_b("h2d", 9.0), _b("h2d", 8.0), None),  # a small drop above the threshold
+        (_b("h2d", 7.0), _b("h2d", 6.5), None),  # was already below, small drop
+        (_b("h2d", 7.0), _b("h2d", 8.0), False),  # crossed upwards: an improvement
+        (_b("h2d", 9.0), _b("h2d", None, status="fail"), True),  # now fails
+        (_b("h2d", 9.0), _b("h2d", None, status="skip"), None),  # not run this time
+        (_b("cpu", 100.0, None, None), _b("cpu", 70.0, None, None), True),  # no reference: 25 % margin
+        (_b("launch_latency", 5.0, 5.0, 6.6667), _b("launch_latency", 7.0, 5.0, 6.6667), True),
+        (_b("launch_latency", 7.0, 5.0, 6.6667), _b("launch_latency", 5.0, 5.0, 6.6667), False),
+    ],
+)
+def test_compare_benchmark(old: Benchmark, new: Benchmark, expected: bool | None) -> None:
+    found = compare_benchmark("H", old, new)
+    assert (found[0] if found else None) is expected
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    context = cli.CliContext(runner=None, find_powershell=lambda: None, stdout=out, stderr=err)  # type: ignore[arg-type]
+    code = cli.main(["fleet", *argv], context=context)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_writes_three_files_and_exit_codes(tmp_path: Path, lab: dict[str, Path]) -> None:
+    junk = write(tmp_path / "reports" / "x" / "compat-report.json", {"format": "other"})
+    first = tmp_path / "first"
+    code, out, err = run_cli(str(lab["preview-p"].parent.parent), "--out", str(first))
+    assert code == 0, err
+    assert out.count("\n") == 1 and "3 reports (0 input errors), 60 systems, 27 cells" in out
+    assert {p.name for p in first.iterdir()} == {"fleet.json", "fleet.html", "fleet.md"}
+    assert json.loads((first / "fleet.json").read_text(encoding="utf-8"))["format"] == FLEET_FORMAT
+
+    code, out, err = run_cli(str(lab["ga"]), str(junk), "--out", str(tmp_path / "second"), "--baseline",
+                             str(first / "fleet.json"))  # fmt: skip
+    assert code == 0, err  # the GA hosts are the same as in the first fleet: nothing regressed
+    assert "1 input errors" in out and "0 regressions" in out
+    assert str(junk) in err
+
+    code, out, _ = run_cli(str(lab["preview"]), "--out", str(tmp_path / "third"), "--baseline",
+                           str(first / "fleet.json"))  # fmt: skip
+    assert code == 1  # preview judges the T4 on Server 2025 better, but others worse than GA
+    assert "regressions" in out
+    document = json.loads((tmp_path / "third" / "fleet.json").read_text(encoding="utf-8"))
+    assert document["baseline"]["regressions"]
+    assert "Against the baseline" in (tmp_path / "third" / "fleet.html").read_text(encoding="utf-8")
+
+
+def test_cli_usage_errors(tmp_path: Path, lab: dict[str, Path]) -> None:
+    code, _, err = run_cli(str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "no such file or folder" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(str(tmp_path / "empty"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "no compat-report.json found" in err
+    code, _, err = run_cli(str(lab["ga"]), "--out", str(tmp_path / "o"), "--baseline", str(lab["ga"]))
+    assert code == 2 and "not an eflow-gpu-fleet/1 document" in err
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(SystemExit) as exc:
+        run_cli(str(lab["ga"]))
+    assert exc.value.code == 2
