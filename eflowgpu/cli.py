@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypeAlias
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
 from eflowgpu.host.collector import (
     Runner,
@@ -111,13 +111,18 @@ def _run_collect_host(args: argparse.Namespace, context: CliContext) -> int:
     if args.timeout is not None:
         probes = tuple(replace(probe, timeout_s=args.timeout) for probe in HOST_PROBES)
     snapshot = collect_host_snapshot(context.runner, host=args.host, probes=probes, powershell=powershell)
+    return _write_and_summarise("collect-host", snapshot, out, context)
+
+
+def _write_and_summarise(command: str, snapshot: dict[str, Any], out: Path, context: CliContext) -> int:
+    """Write a collected snapshot and print one line naming the probes that exited non-zero."""
     try:
         write_snapshot(snapshot, out)
     except OSError as exc:
-        print(f"eflowgpu collect-host: cannot write {out}: {exc}", file=context.stderr)
+        print(f"eflowgpu {command}: cannot write {out}: {exc}", file=context.stderr)
         return EXIT_FAILURE
     failed = [name for name, record in snapshot["probes"].items() if record["exit_code"] != 0]
-    summary = f"wrote {out}: {len(probes)} probes, {len(failed)} with a non-zero exit code"
+    summary = f"wrote {out}: {len(snapshot['probes'])} probes, {len(failed)} with a non-zero exit code"
     if failed:
         summary += f" ({', '.join(failed)})"
     print(summary, file=context.stdout)
@@ -173,17 +178,7 @@ def _run_collect_vm(args: argparse.Namespace, context: CliContext) -> int:
     if args.timeout is not None:
         probes = tuple(replace(probe, timeout_s=args.timeout) for probe in VM_PROBES)
     snapshot = collect_vm_snapshot(context.runner, host=args.host, vm=args.vm, probes=probes)
-    try:
-        write_snapshot(snapshot, out)
-    except OSError as exc:
-        print(f"eflowgpu collect-vm: cannot write {out}: {exc}", file=context.stderr)
-        return EXIT_FAILURE
-    failed = [name for name, record in snapshot["probes"].items() if record["exit_code"] != 0]
-    summary = f"wrote {out}: {len(probes)} probes, {len(failed)} with a non-zero exit code"
-    if failed:
-        summary += f" ({', '.join(failed)})"
-    print(summary, file=context.stdout)
-    return EXIT_OK
+    return _write_and_summarise("collect-vm", snapshot, out, context)
 
 
 # --- fleet ----------------------------------------------------------------------------------------

@@ -10,18 +10,19 @@ The output depends only on the fleet.
 
 from __future__ import annotations
 
-import html
 import statistics
 from collections.abc import Sequence
 
 from eflowgpu.fleet.document import verdict_totals
 from eflowgpu.fleet.merge import model_key
 from eflowgpu.fleet.model import BaselineComparison, Cell, Change, Fleet, FleetSystem, host_key
-from eflowgpu.report.labels import VERDICTS, Label, all_labels, status_label, verdict_label
+from eflowgpu.report.htmlsafe import badge as _badge
+from eflowgpu.report.htmlsafe import escape as _e
+from eflowgpu.report.htmlsafe import text as _text
+from eflowgpu.report.labels import VERDICTS, all_labels, status_label, verdict_label
 
 TITLE = "EFLOW GPU fleet report"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
-_DASH = "\u2014"
 _TIMES = "\u00d7"
 
 _BASE_CSS = """
@@ -79,21 +80,6 @@ _CSS = (
     )
     + "\n"
 )
-
-
-def _e(value: object) -> str:
-    """Escape any report value for HTML text, a quoted attribute or SVG text."""
-    return html.escape(str(value), quote=True)
-
-
-def _text(value: object, default: str = _DASH) -> str:
-    if value is None or value == "":
-        return default
-    return _e(value)
-
-
-def _badge(label: Label) -> str:
-    return f'<span class="badge b-{label.key}">{_e(label.text)}</span>'
 
 
 def _short(text: str, limit: int = 30) -> str:

@@ -8,17 +8,19 @@ only on the report, so the same report always gives the same page.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
+from eflowgpu.report.htmlsafe import DASH as _DASH
+from eflowgpu.report.htmlsafe import badge as _badge
+from eflowgpu.report.htmlsafe import escape as _e
+from eflowgpu.report.htmlsafe import text as _text
 from eflowgpu.report.labels import (
     ELIGIBLE_VERDICTS,
     ERROR_LABEL,
     NO_GPU_LABEL,
     VERDICTS,
-    Label,
     all_labels,
     as_mapping,
     as_mappings,
@@ -36,7 +38,6 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'n
 _MAIN_COLUMNS = ("Host", "OS", "GPU", "Model", "Passthrough", "Verdict", "Deploy command")
 _SPAN = len(_MAIN_COLUMNS)
 _NOT_YET = '<small class="muted">once every required criterion passes:</small>'
-_DASH = "\u2014"
 
 _BASE_CSS = """
 :root { color-scheme: light; }
@@ -113,22 +114,6 @@ def _badge_css() -> str:
 
 
 _CSS = _BASE_CSS + _badge_css() + "\n"
-
-
-def _e(value: object) -> str:
-    """Escape any report value for HTML text or a quoted attribute."""
-    return html.escape(str(value), quote=True)
-
-
-def _text(value: object, default: str = _DASH) -> str:
-    """Escaped ``value``, or the (trusted) ``default`` when it is missing or empty."""
-    if value is None or value == "":
-        return default
-    return _e(value)
-
-
-def _badge(label: Label) -> str:
-    return f'<span class="badge b-{label.key}">{_e(label.text)}</span>'
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
