@@ -145,10 +145,8 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     """
     if not isinstance(item, CaseItem) or not _allure_on(item.config):
         return
-    item.own_markers.extend(
-        pytest.mark.allure_label(value, label_type=label_type).mark
-        for label_type, value in item.case.allure_labels()
-    )
+    label = item.config.stash[SESSION_KEY].allure_label  # one MarkDecorator: pytest.mark's lookup is slow
+    item.own_markers.extend(label(value, label_type=kind).mark for kind, value in item.case.allure_labels())
     for name, value in item.case.parameters():
         allure.dynamic.parameter(name, value)
 

@@ -91,6 +91,11 @@ class PackSession:
         self.reports_written: list[Path] = []
         self.benchmarks: dict[str, dict[str, Any]] = {}
 
+    @cached_property
+    def allure_label(self) -> pytest.MarkDecorator:
+        """allure-pytest's label marker, looked up once (only once Allure has registered it)."""
+        return pytest.mark.allure_label
+
     @property
     def is_worker(self) -> bool:
         """True inside a pytest-xdist worker."""
