@@ -85,22 +85,34 @@ def _add_collect_host(subparsers: SubParsers) -> None:
             "which writes the same format."
         ),
     )
-    parser.add_argument("--out", required=True, type=Path, metavar="PATH", help="snapshot file to write")
+    _add_snapshot_options(parser, default_timeout_s=120)
     parser.add_argument("--host", metavar="LABEL", help="label of the system (default: the computer name)")
+    parser.set_defaults(func=_run_collect_host)
+
+
+def _add_snapshot_options(parser: argparse.ArgumentParser, *, default_timeout_s: int) -> None:
+    """``--out`` and ``--timeout``, as both collect commands take them."""
+    parser.add_argument("--out", required=True, type=Path, metavar="PATH", help="snapshot file to write")
     parser.add_argument(
         "--timeout",
         type=_positive_seconds,
         metavar="SECONDS",
-        help="time limit per probe (default: 120)",
+        help=f"time limit per probe (default: {default_timeout_s})",
     )
-    parser.set_defaults(func=_run_collect_host)
+
+
+def _missing_folder(command: str, out: Path, context: CliContext) -> int | None:
+    """EXIT_USAGE (said on stderr) when the snapshot's folder does not exist, else None."""
+    if out.parent.is_dir():
+        return None
+    print(f"eflowgpu {command}: directory does not exist: {out.parent}", file=context.stderr)
+    return EXIT_USAGE
 
 
 def _run_collect_host(args: argparse.Namespace, context: CliContext) -> int:
     out: Path = args.out
-    if not out.parent.is_dir():
-        print(f"eflowgpu collect-host: directory does not exist: {out.parent}", file=context.stderr)
-        return EXIT_USAGE
+    if (refused := _missing_folder("collect-host", out, context)) is not None:
+        return refused
     powershell = context.find_powershell()
     if powershell is None:
         print(f"eflowgpu collect-host: {POWERSHELL_NOT_FOUND}", file=context.stderr)
@@ -147,7 +159,7 @@ def _add_collect_vm(subparsers: SubParsers) -> None:
             "file. Run it inside the EFLOW VM (or on any Linux machine the GPU should reach)."
         ),
     )
-    parser.add_argument("--out", required=True, type=Path, metavar="PATH", help="snapshot file to write")
+    _add_snapshot_options(parser, default_timeout_s=60)
     parser.add_argument(
         "--host",
         type=_label,
@@ -158,20 +170,13 @@ def _add_collect_vm(subparsers: SubParsers) -> None:
     parser.add_argument(
         "--vm", type=_label, metavar="LABEL", help="label of this VM (default: its host name)"
     )
-    parser.add_argument(
-        "--timeout",
-        type=_positive_seconds,
-        metavar="SECONDS",
-        help="time limit per probe (default: 60)",
-    )
     parser.set_defaults(func=_run_collect_vm)
 
 
 def _run_collect_vm(args: argparse.Namespace, context: CliContext) -> int:
     out: Path = args.out
-    if not out.parent.is_dir():
-        print(f"eflowgpu collect-vm: directory does not exist: {out.parent}", file=context.stderr)
-        return EXIT_USAGE
+    if (refused := _missing_folder("collect-vm", out, context)) is not None:
+        return refused
     if not sys.platform.startswith("linux"):
         print("eflowgpu collect-vm: warning: not on Linux, the probes will fail", file=context.stderr)
     probes = VM_PROBES
