@@ -36,10 +36,10 @@ HOST_CRITERIA: tuple[tuple[str, str], ...] = (
     ("gpu.supported", "the profile has a row for this GPU"),
     ("os.edition", "the Windows edition is one the GPU's row allows"),
     ("os.build", "the build reaches the row's minimum for that edition"),
-    ("host.hyperv", "Hyper-V is enabled"),
+    ("host.hyperv", "the Hyper-V feature is enabled"),
     ("host.virtualization", "hardware virtualization and SLAT are on"),
     ("host.physical", "the host is not itself a virtual machine"),
-    ("host.memory", "at least 1 GiB of memory is free for the EFLOW VM"),
+    ("host.memory", "the EFLOW VM's memory (4096 MiB for GPU work) is free"),
     ("host.disk", "at least 10 GB free on the system drive"),
     ("gpu.device", "the GPU is present and working, or dismounted for assignment"),
     ("gpu.driver", "a host driver with GPU-PV (CUDA on WSL) support at the profile's minimum"),
@@ -53,6 +53,9 @@ HOST_CRITERIA: tuple[tuple[str, str], ...] = (
     ("dda.mitigation_driver", "the vendor's device mitigation driver is installed"),
     ("gpupv.partitionable", "Hyper-V lists the GPU as partitionable"),
     ("gpupv.policy", "no Hyper-V policy blocks assigning this GPU"),
+    ("gpupv.driver_model", "every NVIDIA GPU of the host runs WDDM (one in TCC breaks GPU-PV for all)"),
+    ("dda.mmio", "the device's MMIO need fits the MMIO space the VM is given"),
+    ("host.eflow", "the installed EFLOW release has no known GPU defect for this GPU"),
 )
 """Host criterion ids in report order, with what each checks."""
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 PREVIEW = "preview-2021-06"
+LATE = "late-2021"
 GA = "ga-2022-06"
+PROFILES = (PREVIEW, LATE, GA)
 
 MIT = "dda.mitigation_driver"
 
@@ -72,7 +74,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
             }
         ),
     },
-    # T4 on Server 2022 (20348) with NVIDIA's mitigation driver (nvmitigation): clean in both profiles.
+    # T4 on Server 2022 (20348) with NVIDIA's mitigation driver ("Nvidia T4_base - Dismounted"): clean.
     "lab-t4-srv2022": {
         PREVIEW: _ok({"10DE:1EB8": _gpu(T4, "eligible", "DDA", "t4")}),
         GA: _ok({"10DE:1EB8": _gpu(T4, "eligible", "DDA", "t4")}),
@@ -135,6 +137,13 @@ EXPECTED: dict[str, dict[str, Any]] = {
                 "8086:3E92": _unsupported("Intel(R) UHD Graphics 630"),
             }
         ),
+        # late-2021: T4 DDA on Windows 11 only for clients; the Intel iGPU on Windows 10 >= 19044.1263.
+        LATE: _ok(
+            {
+                "10DE:1EB8": _gpu(T4, "not-eligible", "DDA", "t4", ("os.build",), (MIT,)),
+                "8086:3E92": _gpu("Intel(R) UHD Graphics 630", "eligible", "GPU-PV", None),
+            }
+        ),
         GA: _ok(
             {
                 "10DE:1EB8": _gpu(T4, "eligible-with-warnings", "DDA", "t4", warns=(MIT,)),
@@ -148,15 +157,22 @@ EXPECTED: dict[str, dict[str, Any]] = {
         GA: _ok({"10DE:1EB8": _gpu(T4, "incomplete", "DDA", "t4")}),
     },
     # NVIDIA A2 (25B6, subsystem 10DE:157E) on Windows 10 IoT Enterprise 19044.1620 (UBR as a string); BOM.
+    # EFLOW 1.3.1.02092: its known issue "GPU DDA passthrough fails" and the toolkit CVE fixed in 1.5.6
+    # (host.eflow warns). The late-2021 revision lists no A2.
     "lab-a2-iot-19044-1620": {
         PREVIEW: _ok({"10DE:25B6": _unsupported("NVIDIA A2", "a2")}),
-        GA: _ok({"10DE:25B6": _gpu("NVIDIA A2", "eligible-with-warnings", "DDA", "a2", warns=(MIT,))}),
+        LATE: _ok({"10DE:25B6": _unsupported("NVIDIA A2", "a2")}),
+        GA: _ok(
+            {"10DE:25B6": _gpu("NVIDIA A2", "eligible-with-warnings", "DDA", "a2", warns=(MIT, "host.eflow"))}
+        ),
     },
-    # RTX 3060 on Windows 10 Enterprise 19044.1619: one update below GA's 19044.1620; below preview's 20145.
+    # RTX 3060 on Windows 10 Enterprise 19044.1619: one update below GA's 19044.1620; below preview's 20145;
+    # above late-2021's 19044.1263.
     "lab-rtx3060-win10-19044-1619": {
         PREVIEW: _ok(
             {"10DE:2503": _gpu("NVIDIA GeForce RTX 3060", "not-eligible", "GPU-PV", "rtx3060", ("os.build",))}
         ),
+        LATE: _ok({"10DE:2503": _gpu("NVIDIA GeForce RTX 3060", "eligible", "GPU-PV", "rtx3060")}),
         GA: _ok(
             {"10DE:2503": _gpu("NVIDIA GeForce RTX 3060", "not-eligible", "GPU-PV", "rtx3060", ("os.build",))}
         ),
@@ -175,7 +191,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
         ),
         GA: _ok({"10DE:2484": _gpu("NVIDIA GeForce RTX 3070", "eligible", "GPU-PV", "rtx3070")}),
     },
-    # RTX 2060 on Windows 10 Pro 19045 without WSL: gpu.wsl fails in GA.
+    # RTX 2060 on Windows 10 Pro 19045 without WSL (component disabled, no Store WSL): gpu.wsl fails in GA
+    # and late-2021.
     "lab-rtx2060-win10-nowsl": {
         PREVIEW: _ok(
             {"10DE:1F08": _gpu("NVIDIA GeForce RTX 2060", "not-eligible", "GPU-PV", "rtx2060", ("os.build",))}
@@ -228,6 +245,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     # RTX A2000 on Windows 11 Pro for Workstations 24H2: no preview row for RTX workstation cards; EFLOW.
     "lab-rtxa2000-win11": {
         PREVIEW: _ok({"10DE:2531": _unsupported("NVIDIA RTX A2000", "rtx_a2000")}),
+        LATE: _ok({"10DE:2531": _unsupported("NVIDIA RTX A2000", "rtx_a2000")}),  # GeForce/Quadro only
         GA: _ok({"10DE:2531": _gpu("NVIDIA RTX A2000", "eligible", "GPU-PV", "rtx_a2000")}),
     },
     # Intel Iris Xe (8086:9A49) on Windows 11 IoT Enterprise; single objects; LF line ends; EFLOW.
@@ -373,4 +391,165 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "corrupt-truncated": {PREVIEW: _error(), GA: _error()},
     # Valid JSON, wrong `format`, <script> in `host`, `probes` a list: an error.
     "hostile-not-a-snapshot": {PREVIEW: _error(), GA: _error()},
+    # ---- real-world failure modes (shared/reference/real-world-review.md) ------------------------
+    # F22: WSL 2 only (VirtualMachinePlatform on, Microsoft-Hyper-V disabled, HypervisorPresent True):
+    # host.hyperv fails; the Hyper-V cmdlets are missing, so gpupv.partitionable is unknown.
+    "lab-wsl2-only-nohyperv": {
+        p: _ok(
+            {
+                "10DE:2882": _gpu(
+                    "NVIDIA GeForce RTX 4060", "not-eligible", "GPU-PV", "rtx4060", ("host.hyperv",)
+                )
+            }
+        )
+        for p in PROFILES
+    },
+    # F6: 2.8 GiB (3 GB) free and no EFLOW yet: below the 4096 MiB VM; IoT Enterprise is no preview edition.
+    "lab-lowmem-3gb": {
+        PREVIEW: _ok(
+            {
+                "10DE:2504": _gpu(
+                    "NVIDIA GeForce RTX 3060",
+                    "not-eligible",
+                    "GPU-PV",
+                    "rtx3060",
+                    ("host.memory", "os.edition"),
+                )
+            }
+        ),
+        LATE: _ok(
+            {
+                "10DE:2504": _gpu(
+                    "NVIDIA GeForce RTX 3060", "not-eligible", "GPU-PV", "rtx3060", ("host.memory",)
+                )
+            }
+        ),
+        GA: _ok(
+            {
+                "10DE:2504": _gpu(
+                    "NVIDIA GeForce RTX 3060", "not-eligible", "GPU-PV", "rtx3060", ("host.memory",)
+                )
+            }
+        ),
+    },
+    # F10: RTX A4000 (WDDM) beside an RTX A6000 in TCC. RTX workstation cards have a row in GA only; there
+    # the TCC card fails gpupv.driver_model for both, and gpu.driver / gpupv.partitionable for itself.
+    "lab-tcc-beside-wddm": {
+        PREVIEW: _ok(
+            {
+                "10DE:24B0": _unsupported("NVIDIA RTX A4000", "rtx_a4000"),
+                "10DE:2230": _unsupported("NVIDIA RTX A6000", "rtx_a6000"),
+            }
+        ),
+        LATE: _ok(
+            {
+                "10DE:24B0": _unsupported("NVIDIA RTX A4000", "rtx_a4000"),
+                "10DE:2230": _unsupported("NVIDIA RTX A6000", "rtx_a6000"),
+            }
+        ),
+        GA: _ok(
+            {
+                "10DE:24B0": _gpu(
+                    "NVIDIA RTX A4000", "not-eligible", "GPU-PV", "rtx_a4000", ("gpupv.driver_model",)
+                ),
+                "10DE:2230": _gpu(
+                    "NVIDIA RTX A6000",
+                    "not-eligible",
+                    "GPU-PV",
+                    "rtx_a6000",
+                    ("gpu.driver", "gpupv.driver_model", "gpupv.partitionable"),
+                ),
+            }
+        ),
+    },
+    # D4/F26/F27: Windows 10 Pro 19045 GeForce (RTX 3060 Ti, not in the catalog) with the Store WSL only:
+    # the preview wants 20145; late-2021 and GA accept it, and gpu.wsl passes on the Store WSL.
+    "lab-geforce-win10-19045-storewsl": {
+        PREVIEW: _ok(
+            {"10DE:2489": _gpu("NVIDIA GeForce RTX 3060 Ti", "not-eligible", "GPU-PV", None, ("os.build",))}
+        ),
+        LATE: _ok({"10DE:2489": _gpu("NVIDIA GeForce RTX 3060 Ti", "eligible", "GPU-PV", None)}),
+        GA: _ok({"10DE:2489": _gpu("NVIDIA GeForce RTX 3060 Ti", "eligible", "GPU-PV", None)}),
+    },
+    # F14: Insider build 21354 (GPU compute unavailable) with the WSL preview driver 470.05.
+    "lab-insider-21354": {
+        PREVIEW: _ok(
+            {
+                "10DE:2206": _gpu(
+                    "NVIDIA GeForce RTX 3080",
+                    "not-eligible",
+                    "GPU-PV",
+                    "rtx3080",
+                    ("os.build",),
+                    ("gpu.driver",),
+                )
+            }
+        ),
+        LATE: _ok(
+            {
+                "10DE:2206": _gpu(
+                    "NVIDIA GeForce RTX 3080", "not-eligible", "GPU-PV", "rtx3080", ("gpu.driver", "os.build")
+                )
+            }
+        ),
+        GA: _ok(
+            {
+                "10DE:2206": _gpu(
+                    "NVIDIA GeForce RTX 3080", "not-eligible", "GPU-PV", "rtx3080", ("gpu.driver", "os.build")
+                )
+            }
+        ),
+    },
+    # F4: A2 on Windows 11 Enterprise with EFLOW 1.2 (A2 client passthrough fixed in 1.3.1.02092).
+    "lab-a2-win11-eflow12": {
+        PREVIEW: _ok({"10DE:25B6": _unsupported("NVIDIA A2", "a2")}),
+        LATE: _ok({"10DE:25B6": _unsupported("NVIDIA A2", "a2")}),
+        GA: _ok(
+            {"10DE:25B6": _gpu("NVIDIA A2", "eligible-with-warnings", "DDA", "a2", warns=(MIT, "host.eflow"))}
+        ),
+    },
+    # D15: Maxwell GeForce GTX 970 and Intel Arc A770 (discrete): no row in any profile.
+    "lab-maxwell-arc-win11": {
+        p: _ok(
+            {
+                "10DE:13C2": _unsupported("NVIDIA GeForce GTX 970"),
+                "8086:56A0": _unsupported("Intel(R) Arc(TM) A770 Graphics"),
+            }
+        )
+        for p in PROFILES
+    },
 }
+
+# Under late-2021 (R2/R2b) these hosts are judged exactly as under the June 2022 table: derived row by
+# row (Server 2019 with current updates / Server 2022 T4 rows, Windows 11 everywhere, Windows 10 GPU-PV
+# from 19044.1263 with WSL, the same driver floor 495.00). The differences are written out above.
+SAME_UNDER_LATE_AS_GA = (
+    "lab-t4-srv2019",
+    "lab-t4-srv2022",
+    "lab-t4-srv2022-dismounted",
+    "lab-t4-srv2025",
+    "lab-t4-noacs",
+    "lab-t4-lineirq",
+    "lab-t4-noiov",
+    "lab-t4-win11pro",
+    "lab-t4-partial",
+    "lab-rtx3060-win10-19044-1620",
+    "lab-rtx3070-win10pro-19045",
+    "lab-rtx2060-win10-nowsl",
+    "lab-rtx4070-win11ent",
+    "lab-rtx3060-win11pro-policy",
+    "lab-quadro-p2000-win10ent-19045",
+    "lab-intel-xe-iot-win11",
+    "lab-rtx5070-win11pro",
+    "lab-rtx3080-insider-wslpreview",
+    "lab-gtx1660-olddriver",
+    "lab-rtx3070-iot-win11",
+    "lab-gtx1650-lowdisk",
+    "lab-home-rtx3060",
+    "lab-nested-vm-t4",
+    "hostile-labels",
+    "corrupt-truncated",
+    "hostile-not-a-snapshot",
+)
+for _stem in SAME_UNDER_LATE_AS_GA:
+    EXPECTED[_stem][LATE] = EXPECTED[_stem][GA]

@@ -40,6 +40,7 @@ from eflowgpu.host.commands import (
     HOST_PROBES,
     HOST_SNAPSHOT_FORMAT,
     NVIDIA_SMI_FALLBACKS,
+    PACK_PROBES,
     POWERSHELL_FLAGS,
     PRELUDE,
     HostProbe,
@@ -68,6 +69,7 @@ EXPECTED_NAMES = (
     "nvidia_smi",
     "eflow",
     "eflow_host",
+    "wsl",
 )
 DOCUMENTED_EXCEPTIONS = {"pci_survey", "partitionable_gpus"}
 WINDOWS_COMMAND_LINE_LIMIT = 32_767
@@ -281,10 +283,21 @@ def test_probe_names_are_the_contracts_in_order() -> None:
 
 
 def test_probe_names_and_order_match_contract_table() -> None:
-    assert tuple(_contract_probes()) == tuple(probe.name for probe in HOST_PROBES)
+    contract = tuple(probe.name for probe in HOST_PROBES if probe.name not in PACK_PROBES)
+    assert tuple(_contract_probes()) == contract
+    assert [probe.name for probe in HOST_PROBES][-len(PACK_PROBES) :] == list(PACK_PROBES)
 
 
-@pytest.mark.parametrize("probe", [p for p in HOST_PROBES if p.name not in DOCUMENTED_EXCEPTIONS], ids=str)
+def test_pack_probes_are_listed_in_readme() -> None:
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    for name in PACK_PROBES:
+        command = _by_name(name).command
+        assert f"`{name}`" in readme and command.splitlines()[0] in readme, name
+
+
+@pytest.mark.parametrize(
+    "probe", [p for p in HOST_PROBES if p.name not in DOCUMENTED_EXCEPTIONS | set(PACK_PROBES)], ids=str
+)
 def test_command_is_the_contract_text(probe: HostProbe) -> None:
     assert probe.command == _contract_probes()[probe.name]
 
@@ -786,7 +799,10 @@ def test_cli_collect_host_writes_a_snapshot(tmp_path: Path) -> None:
     }
     assert snapshot["probes"]["insider"]["exit_code"] == 1
     assert all(timeout == commands.DEFAULT_PROBE_TIMEOUT_S for _, timeout in runner.calls)
-    assert f"wrote {out_file}: 16 probes, 1 with a non-zero exit code (insider)" in out.getvalue()
+    assert (
+        f"wrote {out_file}: {len(HOST_PROBES)} probes, 1 with a non-zero exit code (insider)"
+        in out.getvalue()
+    )
 
 
 def test_cli_timeout_applies_to_every_probe(tmp_path: Path) -> None:
@@ -863,7 +879,7 @@ def test_cli_end_to_end_with_a_stand_in_powershell(tmp_path: Path) -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert "16 probes, 1 with a non-zero exit code (nvidia_smi)" in run.stdout
+    assert f"{len(HOST_PROBES)} probes, 1 with a non-zero exit code (nvidia_smi)" in run.stdout
     snapshot = json.loads(out_file.read_text(encoding="utf-8"))
     assert snapshot["host"] == "LAB"
     for probe in HOST_PROBES:

@@ -11,7 +11,7 @@ from eflowgpu.evaluate import SystemResult, evaluate_host_file
 from eflowgpu.matrix import Matrix
 
 from helpers import PROJECT
-from lab_expectations import EXPECTED, GA, PREVIEW
+from lab_expectations import EXPECTED, PROFILES
 
 LAB = PROJECT / "fixtures" / "hosts"
 
@@ -38,7 +38,7 @@ def observed(system: SystemResult) -> dict[str, object]:
     return {"status": system.status, "gpus": gpus}
 
 
-@pytest.mark.parametrize("profile", [PREVIEW, GA])
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("path", lab_files(), ids=lambda p: p.stem)
 def test_lab_snapshot(matrix: Matrix, path: Path, profile: str) -> None:
     system = evaluate_host_file(matrix, matrix.profile(profile), path)
@@ -61,7 +61,7 @@ def test_lab_snapshot(matrix: Matrix, path: Path, profile: str) -> None:
 
 
 def test_every_failed_criterion_says_what_to_do(matrix: Matrix) -> None:
-    for profile in (PREVIEW, GA):
+    for profile in PROFILES:
         for path in lab_files():
             for gpu in evaluate_host_file(matrix, matrix.profile(profile), path).gpus:
                 for crit in gpu.criteria:

@@ -141,7 +141,7 @@ def _line_of(text: str, needle: str) -> int:
             "          min_version: '495.00'",
             "          min_version: '495.oo'",
             "495.oo",
-            "profiles.ga-2022-06.rows[1].driver.min_version",
+            "profiles.late-2021.rows[1].driver.min_version",
             "not a driver version",
         ),
     ],

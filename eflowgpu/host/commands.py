@@ -29,6 +29,7 @@ __all__ = [
     "HOST_PROBES",
     "HOST_SNAPSHOT_FORMAT",
     "NVIDIA_SMI_FALLBACKS",
+    "PACK_PROBES",
     "POWERSHELL_FLAGS",
     "PRELUDE",
     "HostProbe",
@@ -284,6 +285,26 @@ The property keys use two spaces between the GUID and the property id, as Survey
 device whose base class cannot be read is still surveyed when its compatible ids carry the PCI
 class code ``CC_03``. Always prints a JSON array (``[]`` when there is no display controller)."""
 
+WSL = r"""$storeExe = Join-Path $env:ProgramFiles 'WSL\wsl.exe'
+$storeVersion = $null
+if (Test-Path -LiteralPath $storeExe) {
+    $storeVersion = [string](Get-Item -LiteralPath $storeExe).VersionInfo.ProductVersion
+}
+[pscustomobject]@{
+    StoreWslVersion = $storeVersion
+    StoreWslLib = Test-Path -LiteralPath (Join-Path $env:ProgramFiles 'WSL\lib\libdxcore.so')
+    InboxWslLib = Test-Path -LiteralPath (Join-Path $env:SystemRoot 'System32\lxss\lib\libdxcore.so')
+} | ConvertTo-Json"""
+r"""Probe ``wsl`` (added by the pack, revision 2 of the host contract): which WSL the host has.
+
+``wsl --install`` today installs the Microsoft Store WSL into ``C:\Program Files\WSL`` and does not
+enable the ``Microsoft-Windows-Subsystem-Linux`` optional component, and the GPU user-mode
+libraries moved from ``C:\Windows\System32\lxss\lib`` to ``C:\Program Files\WSL\lib``
+(WSL's basic-commands doc; staralt/dxgkrnl-dkms#7). The probe prints one object:
+``StoreWslVersion`` (the file version of the Store WSL's ``wsl.exe``, or null),
+``StoreWslLib`` and ``InboxWslLib`` (whether ``libdxcore.so`` is in either library folder).
+It reads file metadata only (``wsl.exe --version`` prints UTF-16 and starts the WSL service)."""
+
 NVIDIA_SMI_FALLBACKS: tuple[str, ...] = (
     '& "$env:SystemRoot\\System32\\nvidia-smi.exe" -q -x',
     '& "$env:ProgramFiles\\NVIDIA Corporation\\NVSMI\\nvidia-smi.exe" -q -x',
@@ -308,8 +329,12 @@ HOST_PROBES: tuple[HostProbe, ...] = (
     HostProbe("nvidia_smi", NVIDIA_SMI, fallbacks=NVIDIA_SMI_FALLBACKS),
     HostProbe("eflow", EFLOW),
     HostProbe("eflow_host", EFLOW_HOST),
+    HostProbe("wsl", WSL),
 )
-"""Every host probe, in the contract's order."""
+"""Every host probe: the contract's table in its order, then those the pack adds (:data:`PACK_PROBES`)."""
+
+PACK_PROBES: tuple[str, ...] = ("wsl",)
+"""Probes beyond the contract's table (revision 2 allows them; each is documented here and in README)."""
 
 
 def wrap_command(command: str) -> str:

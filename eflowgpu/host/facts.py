@@ -142,6 +142,20 @@ class EflowGpuInfo:
 
 
 @dataclass(frozen=True)
+class WslInfo:
+    """The ``wsl`` probe: the Store WSL's version and where WSL's GPU libraries are."""
+
+    store_version: str | None
+    store_lib: bool | None
+    inbox_lib: bool | None
+
+    @property
+    def store_installed(self) -> bool:
+        """The Microsoft Store WSL is installed (its ``wsl.exe`` or its library folder exists)."""
+        return bool(self.store_version) or bool(self.store_lib)
+
+
+@dataclass(frozen=True)
 class HostFacts:
     """Everything the rules know about one host. ``None`` means unknown; see :attr:`missing`."""
 
@@ -162,6 +176,7 @@ class HostFacts:
     nvidia_smi: SmiLog | None = None
     eflow_version: str | None = None
     eflow_gpu: EflowGpuInfo | None = None
+    wsl: WslInfo | None = None
     missing: Mapping[str, str] = field(default_factory=dict)
 
     def why_missing(self, *probes: str) -> str:
@@ -178,6 +193,11 @@ _FAILURE_MEANS = {
     "assignable_devices": _HYPERV_MODULE,
     "partitionable_gpus": _HYPERV_MODULE,
 }
+_OLD_GPU_CMDLET = (
+    "Windows 10 and Windows Server 2019 name this cmdlet Get-VMPartitionableGpu (Get-VMHostPartitionableGpu "
+    "exists from Windows 11 and Server 2022 on), and the Hyper-V module answered Get-VMHost: collect the "
+    "snapshot again with the current collector, which tries both"
+)
 
 
 class _Reader:
@@ -211,11 +231,24 @@ class _Reader:
             first = next((line.strip() for line in probe.stderr.splitlines() if line.strip()), "")
             detail = f": {first[:160]}" if first else ""
             meaning = _FAILURE_MEANS.get(name)
+            if name == "partitionable_gpus" and self._new_cmdlet_missing(probe):
+                meaning = _OLD_GPU_CMDLET
             self.missing[name] = f"probe {name!r} failed (exit {probe.exit_code}){detail}" + (
                 f"; {meaning}" if meaning else ""
             )
             return None
         return probe
+
+    def _new_cmdlet_missing(self, probe: Probe) -> bool:
+        """Get-VMHostPartitionableGpu is unknown while Get-VMHost answered: Windows 10's cmdlet name."""
+        vmhost = self.snapshot.probe("vmhost")
+        text = probe.stderr.casefold()
+        return (
+            vmhost is not None
+            and vmhost.ok
+            and "get-vmhostpartitionablegpu" in text
+            and "is not recognized" in text
+        )
 
 
 def host_facts(snapshot: Snapshot) -> HostFacts:
@@ -249,6 +282,7 @@ def host_facts(snapshot: Snapshot) -> HostFacts:
         nvidia_smi=nvidia_smi,
         eflow_version=r.json("eflow", lambda v: _version_text((psjson.one(v) or {}).get("version"))),
         eflow_gpu=_eflow_gpu(r),
+        wsl=r.json("wsl", _wsl),
         missing=dict(r.missing),
     )
 
@@ -260,6 +294,17 @@ def _version_text(value: Any) -> str | None:
         shown = [str(p) for p in parts if p is not None and p >= 0]
         return ".".join(shown) or None
     return psjson.to_text(value)
+
+
+def _wsl(value: Any) -> WslInfo | None:
+    obj = psjson.one(value)
+    if obj is None:
+        return None
+    return WslInfo(
+        store_version=psjson.to_text(obj.get("storewslversion")),
+        store_lib=psjson.to_bool(obj.get("storewsllib")),
+        inbox_lib=psjson.to_bool(obj.get("inboxwsllib")),
+    )
 
 
 def _os(value: Any) -> OsInfo | None:

@@ -26,6 +26,7 @@ from eflowgpu.matrix.model import (
     DerivedReference,
     DriverRule,
     EditionGroup,
+    EflowDefect,
     GpuSpecs,
     HostRequirements,
     Matrix,
@@ -36,6 +37,7 @@ from eflowgpu.matrix.model import (
     VmRequirements,
     WindowsRelease,
     WindowsRule,
+    parse_module_version,
 )
 from eflowgpu.matrix.yamlstrict import LineList, LineMap, load_yaml
 from eflowgpu.versions import DriverVersion, WindowsBuild
@@ -200,7 +202,7 @@ def build_matrix(data: Any, path: Path, sha256: str = "") -> Matrix:
     root = _Node(path, data, "", 1)
     root.check_keys(
         {"format", "default_profile", "edition_groups", "brands", "gpus", "host", "profiles"},
-        {"windows_releases", "mitigation_drivers", "vm", "benchmarks"},
+        {"windows_releases", "mitigation_drivers", "vm", "benchmarks", "eflow_defects"},
     )
     if root.get("format", str) != MATRIX_FORMAT:
         raise root.error("format", f"expected {MATRIX_FORMAT!r}, got {root.map.get('format')!r}")
@@ -233,6 +235,7 @@ def build_matrix(data: Any, path: Path, sha256: str = "") -> Matrix:
         benchmarks=_benchmarks(root.child("benchmarks"), gpus)
         if "benchmarks" in root.map
         else BenchmarkReferences(),
+        eflow_defects=_eflow_defects(root, gpus),
     )
 
 
@@ -323,23 +326,63 @@ def _specs(node: _Node) -> GpuSpecs:
 
 
 def _host(node: _Node) -> HostRequirements:
-    node.check_keys({"min_free_memory_mib", "min_free_disk_gb"}, {"source"})
+    node.check_keys(
+        {"min_free_memory_mib", "min_free_disk_gb"}, {"source", "dda_mmio_mib", "dda_mmio_source"}
+    )
     memory = node.get("min_free_memory_mib", int)
     disk = node.get("min_free_disk_gb", (int, float))
-    for key, value in (("min_free_memory_mib", memory), ("min_free_disk_gb", disk)):
-        if value is None or value < 0:
+    mmio = node.get("dda_mmio_mib", int)
+    for key, value in (("min_free_memory_mib", memory), ("min_free_disk_gb", disk), ("dda_mmio_mib", mmio)):
+        if (value is None and key != "dda_mmio_mib") or (value is not None and value < 0):
             raise node.error(key, "expected a number of 0 or more")
-    return HostRequirements(memory, float(disk), node.text("source"))
+    return HostRequirements(memory, float(disk), node.text("source"), mmio, node.text("dda_mmio_source"))
 
 
 def _mitigation(root: _Node) -> MitigationDrivers:
     if "mitigation_drivers" not in root.map:
         return MitigationDrivers()
     node = root.child("mitigation_drivers")
-    node.check_keys(set(), {"service_patterns", "inf_patterns"})
-    return MitigationDrivers(
-        node.strings("service_patterns", required=False), node.strings("inf_patterns", required=False)
-    )
+    keys = ("service_patterns", "inf_patterns", "friendly_name_patterns", "generic_services")
+    node.check_keys(set(), keys)
+    return MitigationDrivers(*(node.strings(key, required=False) for key in keys))
+
+
+def _module_version(node: _Node, key: str, text: str) -> tuple[int, ...]:
+    version = parse_module_version(text)
+    if version is None:
+        raise node.error(key, f"expected a module version like '1.3.1.2092', got {text!r}")
+    return version
+
+
+def _eflow_defects(root: _Node, gpus: dict[str, CatalogGpu]) -> tuple[EflowDefect, ...]:
+    if "eflow_defects" not in root.map:
+        return ()
+    defects = []
+    for node in root.list_of_nodes("eflow_defects"):
+        node.check_keys(
+            {"id", "issue", "source"}, {"before", "versions", "models", "passthrough", "edition_kind"}
+        )
+        before = node.text("before")
+        versions = tuple(
+            _module_version(node, "versions", v) for v in node.strings("versions", required=False)
+        )
+        if before is None and not versions:
+            raise node.error(None, "give before (the fixing release) or versions (the affected releases)")
+        models = node.strings("models", required=False)
+        _references(node, "models", models, gpus, "GPU in the catalog (gpus)")
+        defects.append(
+            EflowDefect(
+                node.require_text("id"),
+                node.require_text("issue"),
+                node.require_text("source"),
+                _module_version(node, "before", before) if before is not None else None,
+                versions,
+                models,
+                _choice(node, "passthrough", PASSTHROUGH_TYPES) if "passthrough" in node.map else None,
+                _choice(node, "edition_kind", _KINDS) if "edition_kind" in node.map else None,
+            )
+        )
+    return tuple(defects)
 
 
 def _cuda(node: _Node, key: str) -> tuple[int, int]:
@@ -484,7 +527,8 @@ def _references(node: _Node, key: str, names: tuple[str, ...], defined: dict[str
 
 def _windows_rule(node: _Node, groups: dict[str, EditionGroup]) -> WindowsRule:
     node.check_keys(
-        {"editions"}, {"min_build", "max_build", "builds", "current_updates", "requires_wsl", "note"}
+        {"editions"},
+        {"min_build", "max_build", "builds", "current_updates", "requires_wsl", "note", "excluded_builds"},
     )
     editions = node.strings("editions")
     _references(node, "editions", editions, groups, "edition group (edition_groups)")
@@ -499,6 +543,14 @@ def _windows_rule(node: _Node, groups: dict[str, EditionGroup]) -> WindowsRule:
     current = tuple(node.get("current_updates", list) or ())
     if any(b not in builds for b in current):
         raise node.error("current_updates", "every build here must also be in builds")
+    excluded = []
+    if "excluded_builds" in node.map:
+        for item in node.list_of_nodes("excluded_builds"):
+            item.check_keys({"build", "reason"})
+            number = item.get("build", int)
+            if number is None:
+                raise item.error("build", "expected a build number")
+            excluded.append((int(number), item.require_text("reason")))
     return WindowsRule(
         editions,
         min_build,
@@ -507,6 +559,7 @@ def _windows_rule(node: _Node, groups: dict[str, EditionGroup]) -> WindowsRule:
         frozenset(current),
         bool(node.get("requires_wsl", bool, False)),
         node.text("note"),
+        tuple(excluded),
     )
 
 

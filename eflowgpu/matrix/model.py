@@ -103,6 +103,11 @@ class WindowsRule:
     current_updates: frozenset[int] = frozenset()
     requires_wsl: bool = False
     note: str | None = None
+    excluded: tuple[tuple[int, str], ...] = ()
+
+    def exclusion(self, build: int) -> str | None:
+        """Why ``build`` is excluded from this entry's range (a known-broken build), or None."""
+        return next((reason for number, reason in self.excluded if number == build), None)
 
     def describe(self) -> str:
         """The build range in words: ``19044.1620 to 19045``, ``17763 or 20348``, ``22000 or later``."""
@@ -181,14 +186,51 @@ class HostRequirements:
     min_free_memory_mib: int
     min_free_disk_gb: float
     source: str | None = None
+    dda_mmio_mib: int | None = None
+    dda_mmio_source: str | None = None
 
 
 @dataclass(frozen=True)
 class MitigationDrivers:
-    """Shell-style patterns that recognise a vendor's DDA device mitigation driver."""
+    """Shell-style patterns that recognise a vendor's DDA device mitigation driver as Windows records it.
+
+    ``friendly_name_patterns`` match the device's friendly name, ``inf_patterns`` the INF name
+    (published ``oemNN.inf`` names never match; original names do), ``service_patterns`` the service;
+    ``generic_services`` are Microsoft's generic drivers for a dismounted device (no mitigation).
+    """
 
     service_patterns: tuple[str, ...] = ()
     inf_patterns: tuple[str, ...] = ()
+    friendly_name_patterns: tuple[str, ...] = ()
+    generic_services: tuple[str, ...] = ()
+
+
+def parse_module_version(text: str) -> tuple[int, ...] | None:
+    """``1.3.1.02092`` or ``1.3.1.2092`` → (1, 3, 1, 2092); None when it is not 2-4 numeric parts."""
+    parts = text.strip().split(".")
+    if not 2 <= len(parts) <= 4 or not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+@dataclass(frozen=True)
+class EflowDefect:
+    """A known GPU defect of EFLOW releases: which versions, for which GPUs, editions and passthrough."""
+
+    id: str
+    issue: str
+    source: str
+    before: tuple[int, ...] | None = None
+    versions: tuple[tuple[int, ...], ...] = ()
+    models: tuple[str, ...] = ()
+    passthrough: Passthrough | None = None
+    edition_kind: EditionKind | None = None
+
+    def affects_version(self, version: tuple[int, ...]) -> bool:
+        """Whether an EFLOW module ``version`` (numeric parts) has this defect."""
+        if self.versions and version in self.versions:
+            return True
+        return self.before is not None and version < self.before
 
 
 @dataclass(frozen=True)
@@ -311,6 +353,7 @@ class Matrix:
     profiles: dict[str, Profile]
     vm: VmRequirements = field(default_factory=VmRequirements)
     benchmarks: BenchmarkReferences = field(default_factory=BenchmarkReferences)
+    eflow_defects: tuple[EflowDefect, ...] = ()
     _edition_index: dict[str, EditionGroup] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

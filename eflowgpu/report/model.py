@@ -30,6 +30,7 @@ def gpu_dict(gpu: GpuResult) -> dict[str, Any]:
         "model": gpu.model,
         "passthrough": gpu.passthrough,
         "verdict": gpu.verdict.value,
+        "verdicts": {key: verdict.value for key, verdict in gpu.verdicts},
         "criteria": [c.to_dict() for c in gpu.criteria],
         "deploy_hint": gpu.deploy_hint,
         "passthrough_reason": gpu.passthrough_reason,

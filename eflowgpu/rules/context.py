@@ -111,6 +111,8 @@ class RuleContext:
 
 def build_in_range(rule: WindowsRule, build: WindowsBuild) -> bool | None:
     """Whether ``build`` is in ``rule``'s builds; None when only the missing UBR could tell."""
+    if rule.exclusion(build.build) is not None:
+        return False
     if rule.builds:
         return build.build in rule.builds
     if rule.max_build is not None and build.build > rule.max_build:

@@ -6,12 +6,15 @@ from fnmatch import fnmatch
 
 from eflowgpu.criteria import Criterion, Status
 from eflowgpu.host.facts import SurveyDevice
+from eflowgpu.host.gpus import discover_gpus
+from eflowgpu.matrix.model import MitigationDrivers, parse_module_version
 from eflowgpu.nvsmi import SmiGpu
 from eflowgpu.pci import ven_dev_in
 from eflowgpu.rules.context import RuleContext
 from eflowgpu.versions import nvidia_version_from_windows
 
 WSL_FEATURE = "microsoft-windows-subsystem-linux"
+NVIDIA = "10DE"
 _CM_MEANING = {
     10: "the device cannot start",
     22: "disabled",
@@ -197,24 +200,46 @@ def _smi_gpu(ctx: RuleContext) -> SmiGpu | None:
 
 
 def gpu_wsl(ctx: RuleContext) -> Criterion:
-    """``gpu.wsl``: WSL is installed where the row needs it (GPU-PV on Windows 10)."""
+    """``gpu.wsl``: WSL is installed where the row needs it (GPU-PV on Windows 10).
+
+    Either WSL counts: the optional component ``Microsoft-Windows-Subsystem-Linux`` or the Microsoft
+    Store WSL that ``wsl --install`` installs today (probe ``wsl``), which does not enable the
+    component and keeps the shared GPU libraries in ``C:\\Program Files\\WSL\\lib``. Which of the two
+    EFLOW needs is not documented (inferred: both carry the libraries).
+    """
     rule = ctx.windows_rule
     if ctx.row is None or rule is None or not rule.requires_wsl:
         return ctx.skip("gpu.wsl", "this GPU and Windows release do not need WSL")
-    features = ctx.facts.features
-    if features is None:
-        return ctx.unknown("gpu.wsl", True, "features")
-    state = features.get(WSL_FEATURE)
+    features, wsl = ctx.facts.features, ctx.facts.wsl
+    state = features.get(WSL_FEATURE) if features is not None else None
     if state == 1:
         return Criterion("gpu.wsl", Status.PASS, True, "Microsoft-Windows-Subsystem-Linux is enabled")
+    if wsl is not None and wsl.store_installed:
+        version = f" {wsl.store_version}" if wsl.store_version else ""
+        libs = "with" if wsl.store_lib else "without"
+        return Criterion(
+            "gpu.wsl",
+            Status.PASS,
+            True,
+            f"the Microsoft Store WSL{version} is installed "
+            f"({libs} libdxcore.so in C:\\Program Files\\WSL\\lib)",
+        )
+    if features is None and wsl is None:
+        return ctx.unknown("gpu.wsl", True, "features", "wsl")
     shown = {2: "disabled", 3: "absent", None: "not listed"}.get(state, f"InstallState {state}")
+    store = (
+        "the Microsoft Store WSL is not installed"
+        if wsl is not None
+        else f"the Store WSL was not looked for ({ctx.facts.why_missing('wsl')})"
+    )
     return Criterion(
         "gpu.wsl",
         Status.FAIL,
         True,
-        f"Microsoft-Windows-Subsystem-Linux is {shown}; {rule.note or 'the row needs WSL'}",
-        "wsl --install --no-distribution (or Enable-WindowsOptionalFeature -Online "
-        "-FeatureName Microsoft-Windows-Subsystem-Linux), then restart",
+        f"Microsoft-Windows-Subsystem-Linux is {shown} and {store}; {rule.note or 'the row needs WSL'}",
+        "wsl --install --no-distribution (installs the Store WSL), or "
+        "Enable-WindowsOptionalFeature -Online -FeatureName Microsoft-Windows-Subsystem-Linux; then restart "
+        "and collect again",
     )
 
 
@@ -414,14 +439,11 @@ def dda_mitigation_driver(ctx: RuleContext) -> Criterion:
             )
         return ctx.unknown("dda.mitigation_driver", False, "pci_survey")
     patterns = ctx.matrix.mitigation_drivers
-    service, inf = (survey.driver_service or "").casefold(), (survey.driver_inf_path or "").casefold()
     shown = (
-        f"service {survey.driver_service or '-'} ({survey.driver_provider or 'unknown provider'}, "
-        f"{survey.driver_inf_path or 'no INF'})"
+        f"{survey.friendly_name or 'a device'!r} (service {survey.driver_service or '-'}, "
+        f"{survey.driver_provider or 'unknown provider'}, {survey.driver_inf_path or 'no INF'})"
     )
-    if any(fnmatch(service, p.casefold()) for p in patterns.service_patterns) or any(
-        fnmatch(inf, p.casefold()) for p in patterns.inf_patterns
-    ):
+    if _mitigated(survey, patterns):
         return Criterion("dda.mitigation_driver", Status.PASS, False, f"device mitigation driver: {shown}")
     policy = ctx.facts.hyperv_policy
     strict = (
@@ -429,14 +451,34 @@ def dda_mitigation_driver(ctx: RuleContext) -> Criterion:
         if (policy is not None and policy.require_secure_device_assignment == 1)
         else ""
     )
+    service = (survey.driver_service or "").casefold()
+    generic = any(fnmatch(service, p.casefold()) for p in patterns.generic_services)
+    what = (
+        "Microsoft's generic driver for a dismounted device, not a mitigation driver"
+        if generic
+        else "not a device mitigation driver"
+    )
     return Criterion(
         "dda.mitigation_driver",
         Status.WARN,
         False,
-        f"the GPU is bound to {shown}, not a device mitigation driver "
+        f"the GPU is bound to {shown}, {what} "
         f"(recommended for DDA; without it Dismount-VMHostAssignableDevice needs -Force).{strict}",
-        "install the GPU vendor's device mitigation driver before dismounting the GPU",
+        "install the GPU vendor's device mitigation driver before dismounting the GPU (NVIDIA: "
+        "pnputil /add-driver nvidia_azure_stack_T4_base.inf /install, from "
+        "docs.nvidia.com/datacenter/tesla/gpu-passthrough; the device then shows as "
+        "'Nvidia T4_base - Dismounted')",
     )
+
+
+def _mitigated(survey: SurveyDevice, patterns: MitigationDrivers) -> bool:
+    """Whether Windows records a vendor's mitigation driver for the device (see matrix.yaml)."""
+    checks = (
+        (survey.friendly_name, patterns.friendly_name_patterns),
+        (survey.driver_inf_path, patterns.inf_patterns),
+        (survey.driver_service, patterns.service_patterns),
+    )
+    return any(text and any(fnmatch(text.casefold(), p.casefold()) for p in found) for text, found in checks)
 
 
 def gpupv_partitionable(ctx: RuleContext) -> Criterion:
@@ -512,4 +554,142 @@ def gpupv_policy(ctx: RuleContext) -> Criterion:
         return Criterion("gpupv.policy", Status.PASS, False, "no Hyper-V device assignment policy is set")
     return Criterion(
         "gpupv.policy", Status.PASS, False, "the Hyper-V device assignment policy does not block it"
+    )
+
+
+def gpupv_driver_model(ctx: RuleContext) -> Criterion:
+    """``gpupv.driver_model``: every NVIDIA GPU of the host runs WDDM (one in TCC breaks GPU-PV for all).
+
+    microsoft/WSL#13027: with one NVIDIA GPU in TCC and another in WDDM, nvidia-smi in WSL fails
+    "Unable to determine the device handle for GPU0 ... Unknown Error" and finds no device.
+    """
+    row = ctx.row
+    if row is None or row.passthrough != "GPU-PV":
+        return ctx.skip(
+            "gpupv.driver_model", "no row in this profile for this GPU" if row is None else "DDA: no GPU-PV"
+        )
+    if row.driver is None or row.driver.vendor != NVIDIA:
+        return ctx.skip("gpupv.driver_model", "not an NVIDIA GPU-PV row: NVIDIA driver models do not apply")
+    smi = ctx.facts.nvidia_smi
+    if smi is None:
+        return _driver_model_from_partitionable(ctx)
+    tcc = [g for g in smi.gpus if (g.driver_model or "").upper() == "TCC"]
+    names = ", ".join(f"{g.product_name or 'GPU'} ({g.bus_id or 'no bus id'})" for g in tcc)
+    if tcc:
+        return Criterion(
+            "gpupv.driver_model",
+            Status.FAIL,
+            True,
+            f"nvidia-smi shows {len(tcc)} of the host's {len(smi.gpus)} NVIDIA GPUs in TCC mode: "
+            f'{names}; one GPU in TCC breaks GPU-PV for every GPU ("Unable to determine the device '
+            'handle for GPU0 ... Unknown Error", microsoft/WSL#13027)',
+            "switch every NVIDIA GPU to WDDM (nvidia-smi -i <index> -dm 0, then restart), or dismount the "
+            "TCC GPU for DDA (Dismount-VMHostAssignableDevice) before using GPU-PV",
+        )
+    models = sorted({(g.driver_model or "not shown") for g in smi.gpus})
+    return Criterion(
+        "gpupv.driver_model",
+        Status.PASS,
+        True,
+        f"no NVIDIA GPU of the host is in TCC mode ({len(smi.gpus)} GPU(s): {', '.join(models) or 'none'})",
+    )
+
+
+def _driver_model_from_partitionable(ctx: RuleContext) -> Criterion:
+    """Without nvidia-smi: a GPU in TCC is never partitionable, so all NVIDIA GPUs listed means no TCC."""
+    listed = ctx.facts.partitionable_gpus
+    nvidia = [g for g in discover_gpus(ctx.facts) if g.pci.vendor == NVIDIA and not g.dismounted]
+    if listed is not None and nvidia:
+        offered = {ven_dev_in(p.name) for p in listed}
+        if all((g.pci.vendor, g.pci.device) in offered for g in nvidia):
+            return Criterion(
+                "gpupv.driver_model",
+                Status.PASS,
+                True,
+                f"nvidia-smi gave nothing, but Hyper-V lists all {len(nvidia)} NVIDIA GPU(s) of the host as "
+                "partitionable, which a GPU in TCC mode never is",
+            )
+    return ctx.unknown("gpupv.driver_model", True, "nvidia_smi")
+
+
+def dda_mmio(ctx: RuleContext) -> Criterion:
+    """``dda.mmio``: the device's MMIO need fits the MMIO space the EFLOW VM is known to give (a warning)."""
+    if (skipped := _dda_applies(ctx, "dda.mmio")) is not None:
+        return Criterion("dda.mmio", skipped.status, False, skipped.detail)
+    gap = ctx.matrix.host.dda_mmio_mib
+    survey = ctx.gpu.survey
+    if survey is None or survey.mmio_bytes is None:
+        if survey is None and ctx.facts.pci_survey is not None:
+            return Criterion(
+                "dda.mmio", Status.UNKNOWN, False, "the DDA survey did not list this device", _ADMIN
+            )
+        return ctx.unknown("dda.mmio", False, "pci_survey")
+    need = survey.mmio_bytes / 2**20
+    if gap is None:
+        return Criterion(
+            "dda.mmio", Status.SKIP, False, f"the device needs {need:.0f} MiB of MMIO; the matrix sets no gap"
+        )
+    source = f" ({ctx.matrix.host.dda_mmio_source})" if ctx.matrix.host.dda_mmio_source else ""
+    if need <= gap:
+        return Criterion(
+            "dda.mmio",
+            Status.PASS,
+            False,
+            f"the device needs {need:.0f} MiB of MMIO <= {gap} MiB the EFLOW VM gives a DDA GPU{source}",
+        )
+    return Criterion(
+        "dda.mmio",
+        Status.WARN,
+        False,
+        f"the device needs {need:.0f} MiB of MMIO > {gap} MiB the EFLOW VM is known to give{source}; in the "
+        'VM the GPU may fail with "not enough resources" (Code 12)',
+        "give the EFLOW VM more MMIO space before assigning the GPU: Stop-EflowVm, then Set-VM "
+        f"-VMName <EFLOW VM> -HighMemoryMappedIoSpace {int(need) + 512}MB -LowMemoryMappedIoSpace 3GB, "
+        "then Start-EflowVm",
+    )
+
+
+def host_eflow(ctx: RuleContext) -> Criterion:
+    """``host.eflow``: the installed EFLOW release has no known GPU defect for this GPU (a warning)."""
+    if ctx.row is None:
+        return ctx.skip("host.eflow", "no row in this profile for this GPU")
+    text = ctx.facts.eflow_version
+    if text is None:
+        if "eflow" in ctx.facts.missing:
+            return ctx.unknown("host.eflow", False, "eflow")
+        return ctx.skip("host.eflow", "EFLOW is not installed yet: install its current release")
+    version = parse_module_version(text)
+    if version is None:
+        return Criterion(
+            "host.eflow",
+            Status.UNKNOWN,
+            False,
+            f"AzureEFLOW module version {text!r} is not a version",
+            "check Get-Module -ListAvailable AzureEFLOW and collect again",
+        )
+    model = ctx.identity.model.key if ctx.identity.model else None
+    found = [
+        d
+        for d in ctx.matrix.eflow_defects
+        if d.affects_version(version)
+        and (not d.models or model in d.models)
+        and (d.passthrough is None or d.passthrough == ctx.row.passthrough)
+        and (d.edition_kind is None or d.edition_kind == ctx.edition_kind)
+    ]
+    if not found:
+        return Criterion(
+            "host.eflow",
+            Status.PASS,
+            False,
+            f"EFLOW {text}: no known GPU defect for {ctx.gpu_label} by {ctx.row.passthrough}",
+        )
+    fixed = [d.before for d in found if d.before is not None]
+    target = ".".join(str(p) for p in max(fixed)) if fixed else None
+    return Criterion(
+        "host.eflow",
+        Status.WARN,
+        False,
+        f"EFLOW {text} has known defects for {ctx.gpu_label} by {ctx.row.passthrough}: "
+        + "; ".join(f"{d.issue} ({d.source})" for d in found),
+        f"update EFLOW to {target} or later" if target else "update EFLOW to its current release",
     )

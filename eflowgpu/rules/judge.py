@@ -35,6 +35,9 @@ HOST_RULES: tuple[Callable[[RuleContext], Criterion], ...] = (
     device.dda_mitigation_driver,
     device.gpupv_partitionable,
     device.gpupv_policy,
+    device.gpupv_driver_model,
+    device.dda_mmio,
+    device.host_eflow,
 )
 """The host rules in the contract's criterion order."""
 
@@ -58,6 +61,8 @@ class GpuResult:
     criteria: tuple[Criterion, ...]
     deploy_hint: str | None
     instance_id: str
+    verdicts: tuple[tuple[str, Verdict], ...] = ()
+    """The GPU's verdict under every profile of the matrix, in the matrix's order (report ``verdicts``)."""
 
 
 def judge_host(matrix: Matrix, profile: Profile, facts: HostFacts) -> list[GpuResult]:
@@ -65,15 +70,30 @@ def judge_host(matrix: Matrix, profile: Profile, facts: HostFacts) -> list[GpuRe
     return [judge_gpu(matrix, profile, facts, gpu) for gpu in discover_gpus(facts)]
 
 
-def judge_gpu(matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu) -> GpuResult:
-    """Judge one GPU: all host criteria, the verdict, the passthrough type and the deploy command."""
+def _context(matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu) -> RuleContext:
     identity = identify(matrix, gpu.pci, gpu.name)
     row = profile.row_for(
         identity.model.key if identity.model else None, identity.brand.key if identity.brand else None
     )
-    ctx = RuleContext(matrix, profile, facts, gpu, identity, row)
+    return RuleContext(matrix, profile, facts, gpu, identity, row)
+
+
+def judge_gpu(matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu) -> GpuResult:
+    """Judge one GPU: all host criteria, the verdict, the passthrough type and the deploy command,
+    and its verdict under every other profile of the matrix."""
+    ctx = _context(matrix, profile, facts, gpu)
     criteria = tuple(rule(ctx) for rule in HOST_RULES)
     verdict = verdict_of(criteria)
+    verdicts = tuple(
+        (
+            other.key,
+            verdict
+            if other.key == profile.key
+            else verdict_of(rule(_context(matrix, other, facts, gpu)) for rule in HOST_RULES),
+        )
+        for other in matrix.profiles.values()
+    )
+    identity, row = ctx.identity, ctx.row
     name = ctx.gpu_label
     passthrough = row.passthrough if row else None
     return GpuResult(
@@ -88,6 +108,7 @@ def judge_gpu(matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu) 
         criteria=criteria,
         deploy_hint=deploy_hint(passthrough, name) if passthrough and verdict in _DEPLOYABLE else None,
         instance_id=gpu.instance_id,
+        verdicts=verdicts,
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from eflowgpu.criteria import Criterion, Status
+from eflowgpu.matrix import Profile
 from eflowgpu.rules.context import RuleContext, build_in_range
 
 HYPERV_FEATURES = ("microsoft-hyper-v-all", "microsoft-hyper-v", "microsoft-hyper-v-hypervisor")
@@ -84,13 +86,44 @@ def os_build(ctx: RuleContext) -> Criterion:
             f"{shown}: the update revision (UBR) was not captured and the row needs one: {ranges}",
             "collect the snapshot again: the os probe must include UBR",
         )
+    broken = [reason for rule in candidates if (reason := rule.exclusion(build.build))]
+    why = f"; {broken[0]}" if broken else ""
+    others = profiles_accepting(ctx)
+    named = ", ".join(f"{p.key} ({p.title})" for p in others)
+    later = f"; accepted under profile {named}" if others else "; no other profile of the matrix accepts it"
+    remedy = _build_remedy(ctx, build.build)
+    if others:
+        remedy += f", or judge by the table that applies to you: --profile {others[0].key}"
     return Criterion(
         "os.build",
         Status.FAIL,
         True,
-        f"{shown} is not in the builds the row allows: {ranges}",
-        _build_remedy(ctx, build.build),
+        f"{shown} is not in the builds the row allows: {ranges}{why}{later}",
+        remedy,
     )
+
+
+def _edition_allowed(ctx: RuleContext) -> bool:
+    group = ctx.edition_group
+    return ctx.row is not None and group is not None and any(group.key in w.editions for w in ctx.row.windows)
+
+
+def profiles_accepting(ctx: RuleContext) -> list[Profile]:
+    """The matrix's other profiles whose row for this GPU allows the host's edition and build."""
+    build = ctx.facts.os.build if ctx.facts.os else None
+    if build is None:
+        return []
+    model = ctx.identity.model.key if ctx.identity.model else None
+    brand = ctx.identity.brand.key if ctx.identity.brand else None
+    found = []
+    for profile in ctx.matrix.profiles.values():
+        row = profile.row_for(model, brand)
+        if profile.key == ctx.profile.key or row is None:
+            continue
+        other = replace(ctx, profile=profile, row=row)
+        if _edition_allowed(other) and any(build_in_range(r, build) for r in other.windows_candidates):
+            found.append(profile)
+    return found
 
 
 def _build_remedy(ctx: RuleContext, build: int) -> str:
@@ -106,7 +139,11 @@ def _build_remedy(ctx: RuleContext, build: int) -> str:
 
 
 def host_hyperv(ctx: RuleContext) -> Criterion:
-    """``host.hyperv``: Hyper-V is enabled (the feature, or a running hypervisor)."""
+    """``host.hyperv``: the Hyper-V feature is enabled (what Deploy-Eflow checks).
+
+    A running hypervisor alone is not Hyper-V: WSL 2 (VirtualMachinePlatform) and virtualization-based
+    security start one without it. ``HypervisorPresent`` decides only when the features probe is missing.
+    """
     features = ctx.facts.features
     present = ctx.facts.computer.hypervisor_present if ctx.facts.computer else None
     enabled = [n for n in HYPERV_FEATURES if features is not None and features.get(n) == 1]
@@ -115,9 +152,15 @@ def host_hyperv(ctx: RuleContext) -> Criterion:
         return Criterion(
             "host.hyperv", Status.PASS, True, f"feature {_feature_name(enabled[0])} is enabled{running}"
         )
-    if present:
-        return Criterion("host.hyperv", Status.PASS, True, "a hypervisor is present (HypervisorPresent True)")
     if features is None:
+        if present:
+            return Criterion(
+                "host.hyperv",
+                Status.PASS,
+                True,
+                f"a hypervisor is present (HypervisorPresent True); the feature list was not read "
+                f"({ctx.facts.why_missing('features')})",
+            )
         return ctx.unknown("host.hyperv", True, "features", "computer_system")
     states = (
         ", ".join(
@@ -134,12 +177,14 @@ def host_hyperv(ctx: RuleContext) -> Criterion:
         remedy = "Install-WindowsFeature -Name Hyper-V -IncludeManagementTools -Restart"
     else:
         remedy = "Enable-WindowsOptionalFeature -Online -FeatureName Microsoft-Hyper-V -All, then restart"
+    running = (
+        "; a hypervisor runs without it (WSL 2's Virtual Machine Platform or virtualization-based security), "
+        "which EFLOW cannot use: Deploy-Eflow checks the Microsoft-Hyper-V feature"
+        if present
+        else " and no hypervisor is running"
+    )
     return Criterion(
-        "host.hyperv",
-        Status.FAIL,
-        True,
-        f"Hyper-V is not enabled ({states}) and no hypervisor is running",
-        remedy,
+        "host.hyperv", Status.FAIL, True, f"the Hyper-V feature is not enabled ({states}){running}", remedy
     )
 
 
@@ -222,21 +267,51 @@ def host_physical(ctx: RuleContext) -> Criterion:
 
 
 def host_memory(ctx: RuleContext) -> Criterion:
-    """``host.memory``: enough free memory for the EFLOW VM."""
+    """``host.memory``: the EFLOW VM's memory (the matrix's VM size for GPU work) is free.
+
+    Start-EflowVm refuses a VM larger than the free memory ("Not enough memory in the system to start
+    the virtual machine ... with ram size 4096 megabytes"). Below EFLOW's own floor (1 GiB) it fails;
+    between the floor and the VM size it fails too, unless EFLOW is installed, whose running VM may
+    already hold that memory (a warning then).
+    """
     free = ctx.facts.os_cim.free_memory_kib if ctx.facts.os_cim else None
     if free is None:
         return ctx.unknown("host.memory", True, "os_cim")
-    need = ctx.matrix.host.min_free_memory_mib
-    shown = f"{free / 1024 / 1024:.1f} GiB free"
-    if free >= need * 1024:
-        return Criterion("host.memory", Status.PASS, True, f"{shown} >= {need} MiB")
+    floor = ctx.matrix.host.min_free_memory_mib
+    vm_size = max(ctx.matrix.vm.min_memory_mib, floor)
+    shown = f"{free / 1024:.0f} MiB ({free / 1024 / 1024:.1f} GiB) free"
+    remedy = (
+        f"free memory (close applications) or add RAM until {vm_size} MiB are free, then deploy with "
+        f"Deploy-Eflow -memoryInMB {vm_size}"
+    )
+    if free >= vm_size * 1024:
+        return Criterion(
+            "host.memory", Status.PASS, True, f"{shown} >= {vm_size} MiB, the EFLOW VM size for GPU work"
+        )
+    if free < floor * 1024:
+        return Criterion(
+            "host.memory",
+            Status.FAIL,
+            True,
+            f"{shown} < {floor} MiB, EFLOW's minimum free memory (the VM for GPU work needs {vm_size} MiB)",
+            remedy,
+        )
+    if ctx.facts.eflow_version:
+        return Criterion(
+            "host.memory",
+            Status.WARN,
+            True,
+            f"{shown} < {vm_size} MiB, the EFLOW VM size for GPU work; EFLOW {ctx.facts.eflow_version} is "
+            "installed, so its VM may already hold its memory",
+            f"check Get-EflowVm: if the VM does not run with {vm_size} MiB, {remedy}",
+        )
     return Criterion(
         "host.memory",
         Status.FAIL,
         True,
-        f"{shown} < {need} MiB needed for the EFLOW VM",
-        f"free memory (close applications) or add RAM: EFLOW needs {need} MiB free, "
-        "and GPU work wants a VM of 4096 MiB or more",
+        f"{shown} < {vm_size} MiB, the EFLOW VM size for GPU work: Start-EflowVm refuses to start a VM "
+        "larger than the free memory",
+        remedy,
     )
 
 

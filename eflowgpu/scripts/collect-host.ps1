@@ -245,6 +245,18 @@ Get-Module -ListAvailable -Name AzureEFLOW | Select-Object Name, Version | Conve
     'eflow_host' = @'
 Get-EflowHostConfiguration | ConvertTo-Json -Depth 4
 '@
+    'wsl' = @'
+$storeExe = Join-Path $env:ProgramFiles 'WSL\wsl.exe'
+$storeVersion = $null
+if (Test-Path -LiteralPath $storeExe) {
+    $storeVersion = [string](Get-Item -LiteralPath $storeExe).VersionInfo.ProductVersion
+}
+[pscustomobject]@{
+    StoreWslVersion = $storeVersion
+    StoreWslLib = Test-Path -LiteralPath (Join-Path $env:ProgramFiles 'WSL\lib\libdxcore.so')
+    InboxWslLib = Test-Path -LiteralPath (Join-Path $env:SystemRoot 'System32\lxss\lib\libdxcore.so')
+} | ConvertTo-Json
+'@
 }
 
 # Tried in order when a probe exits non-zero; the first that exits 0 is recorded with its own command.
