@@ -35,6 +35,7 @@ _NOT_AVAILABLE = frozenset(
         "not supported",
         "[not supported]",
         "not available",
+        "not found",
         "requested functionality has been deprecated",
     }
 )
@@ -164,12 +165,15 @@ def nvidia_pci_id(text: str | None) -> tuple[str, str] | None:
 def subsystem_pci_id(text: str | None) -> tuple[str, str] | None:
     """(subsystem device, subsystem vendor) of ``pci_sub_system_id`` such as ``397D1462``; None otherwise.
 
-    The subsystem vendor is the board's maker (MSI ``1462``, ASUS ``1043``, NVIDIA ``10DE``), so
-    the contract's "vendor half must be 10DE" rule applies to the device id only; a zero half,
-    ``[REDACTED]`` or anything malformed is still not an id.
+    The one rule both parsers (host and VM) follow. The subsystem vendor is the board's maker (MSI
+    ``1462``, ASUS ``1043``, Colorful ``7377``, NVIDIA ``10DE``), so the contract's "vendor half must
+    be 10DE" rule applies to the device id only. A subsystem device ``0000`` is a real value and is
+    kept (``00007377``: Colorful boards). The vendor half must be a board maker's id: ``00000000``
+    (no id), ``000000DE`` (what passthrough drivers print for an id they cannot read; no board maker's
+    vendor id starts with ``00``), ``[REDACTED]`` and anything malformed are not ids.
     """
     parts = split_pci_id(text)
-    return parts if parts is not None and "0000" not in parts else None
+    return parts if parts is not None and not parts[1].startswith("00") else None
 
 
 def _number(text: str | None, unit: str | None) -> str | None:
@@ -234,8 +238,8 @@ def parse_nvidia_smi(xml_text: str) -> SmiLog:
     root = parse_root(xml_text)
     gpus = []
     for gpu in root.findall("gpu"):
-        device = split_pci_id(value(gpu, "pci/pci_device_id"))
-        subsys = split_pci_id(value(gpu, "pci/pci_sub_system_id"))
+        device = nvidia_pci_id(value(gpu, "pci/pci_device_id"))
+        subsys = subsystem_pci_id(value(gpu, "pci/pci_sub_system_id"))
         gpus.append(
             SmiGpu(
                 bus_id=gpu.get("id"),

@@ -113,8 +113,8 @@ def report(systems: list[dict[str, Any]], when: str = "2026-03-01T00:00:00Z") ->
 
 def test_lab_both_profiles_as_separate_hosts(lab: dict[str, Path]) -> None:
     fleet = merge_reports([lab["preview-p"], lab["ga"]])
-    assert len(fleet.systems) == 60
-    assert len(fleet.cells) == 27
+    assert len(fleet.systems) == 74
+    assert len(fleet.cells) == 36
     assert not fleet.input_errors
     assert cell_of(fleet, "t4", "Windows Server 2022|ServerDatacenter") == (
         8,
@@ -150,7 +150,7 @@ def test_lab_both_profiles_as_separate_hosts(lab: dict[str, Path]) -> None:
 def test_same_host_keeps_newest_with_history(lab: dict[str, Path], order: str) -> None:
     paths = [lab["preview"], lab["ga"]] if order == "newest-last" else [lab["ga"], lab["preview"]]
     fleet = merge_reports(paths)
-    assert len(fleet.systems) == 30
+    assert len(fleet.systems) == 37
     assert {s.profile for s in fleet.systems} == {"ga-2022-06"}
     assert all(s.report == str(lab["ga"]) for s in fleet.systems)
     assert all(len(s.history) == 1 and s.history[0].report == str(lab["preview"]) for s in fleet.systems)
@@ -201,7 +201,7 @@ def test_unreadable_reports_are_input_errors(tmp_path: Path, lab: dict[str, Path
         paths.append(tmp_path / name)
     paths.append(tmp_path / "missing.json")
     fleet = merge_reports([*paths, lab["ga"]])
-    assert len(fleet.systems) == 30
+    assert len(fleet.systems) == 37
     assert fleet.reports == (str(lab["ga"]),)
     errors = {Path(e.path).name: e.error for e in fleet.input_errors}
     assert set(errors) == {*bad, "missing.json"}
@@ -223,8 +223,8 @@ def test_fleet_json_document(lab: dict[str, Path]) -> None:
     document = json.loads(json.dumps(fleet_json(fleet)))
     assert document["format"] == FLEET_FORMAT == "eflow-gpu-fleet/1"
     assert document["generated_at"] == "2026-05-01T00:00:00Z"
-    assert document["summary"]["systems"] == 30
-    assert document["summary"]["cells"] == len(document["cells"]) == 27
+    assert document["summary"]["systems"] == 37
+    assert document["summary"]["cells"] == len(document["cells"]) == 36
     assert document["baseline"] is None
     cell = next(
         c
@@ -380,7 +380,7 @@ def test_cli_writes_three_files_and_exit_codes(tmp_path: Path, lab: dict[str, Pa
     first = tmp_path / "first"
     code, out, err = run_cli(str(lab["preview-p"].parent.parent), "--out", str(first))
     assert code == 0, err
-    assert out.count("\n") == 1 and "3 reports (0 input errors), 60 systems, 27 cells" in out
+    assert out.count("\n") == 1 and "3 reports (0 input errors), 74 systems, 36 cells" in out
     assert {p.name for p in first.iterdir()} == {"fleet.json", "fleet.html", "fleet.md"}
     assert json.loads((first / "fleet.json").read_text(encoding="utf-8"))["format"] == FLEET_FORMAT
 

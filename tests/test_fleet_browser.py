@@ -110,7 +110,7 @@ def test_fleet_html_in_chromium(tmp_path: Path) -> None:
     assert dom.title == TITLE
     assert not dom.handlers
     assert "script" not in dom.tags and "img" not in dom.tags and "b" not in dom.tags
-    assert len(dom.cells) == len(fleet.cells) == 28
+    assert len(dom.cells) == len(fleet.cells) == 37
     for shown, cell in zip(dom.cells, fleet.cells, strict=True):
         words = " ".join(shown["text"].split())
         noun = "system" if cell.count == 1 else "systems"

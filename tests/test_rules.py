@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 
 from eflowgpu.criteria import Status, Verdict
-from eflowgpu.evaluate import evaluate_host_data
+from eflowgpu.evaluate import evaluate_host_data, evaluate_host_file
+from eflowgpu.identity import identify
 from eflowgpu.matrix import Matrix
+from eflowgpu.pci import PciIdentity
+from eflowgpu.report.model import build_report
 from eflowgpu.rules import GpuResult
 
-from helpers import probe, ps
+from helpers import PROJECT, probe, ps
 
 Snap = Callable[..., dict[str, Any]]
 GA, PREVIEW = "ga-2022-06", "preview-2021-06"
@@ -400,3 +403,216 @@ def test_deploy_hint_quotes_hostile_names(matrix: Matrix, make_snapshot: Snap) -
     assert gpu.deploy_hint.endswith(
         """-gpuName 'NVIDIA GeForce RTX 3060 $(Remove-Item C:\\ -Recurse) "x"' -gpuCount 1"""
     )
+
+
+# --- corrections from shared/reference/real-world-review.md ---------------------------------------
+
+LATE = "late-2021"
+HOSTS = PROJECT / "fixtures" / "hosts"
+
+
+def lab(matrix: Matrix, stem: str, profile: str = GA) -> list[GpuResult]:
+    result = evaluate_host_file(matrix, matrix.profile(profile), HOSTS / f"{stem}.json")
+    assert result.status == "ok", result.error
+    return list(result.gpus)
+
+
+def features(**states: int) -> dict[str, Any]:
+    return probe(ps([{"Name": name, "InstallState": state} for name, state in states.items()]))
+
+
+def test_wsl2_only_host_fails_hyperv_although_a_hypervisor_runs(matrix: Matrix, make_snapshot: Snap) -> None:
+    snap = make_snapshot(
+        features=features(**{"Microsoft-Hyper-V-All": 2, "Microsoft-Hyper-V": 2, "VirtualMachinePlatform": 1})
+    )
+    status, message = crit(judge(matrix, snap)[0], "host.hyperv")
+    assert status is Status.FAIL
+    assert "Microsoft-Hyper-V disabled" in message and "WSL 2" in message and "Deploy-Eflow checks" in message
+    (sample,) = lab(matrix, "lab-wsl2-only-nohyperv")
+    assert crit(sample, "host.hyperv")[0] is Status.FAIL
+
+
+def test_hypervisor_present_decides_only_without_the_features_probe(
+    matrix: Matrix, make_snapshot: Snap
+) -> None:
+    status, message = crit(judge(matrix, make_snapshot(drop=("features",)))[0], "host.hyperv")
+    assert status is Status.PASS and "HypervisorPresent True" in message and "not captured" in message
+
+
+@pytest.mark.parametrize(
+    ("free_mib", "eflow", "expected"),
+    [
+        (3_000_000_000 // 2**20, False, Status.FAIL),  # 3 GB free: Start-EflowVm refuses a 4096 MB VM
+        (3_000_000_000 // 2**20, True, Status.WARN),  # EFLOW's running VM may already hold its memory
+        (800, True, Status.FAIL),  # below EFLOW's 1 GiB minimum
+        (4096, False, Status.PASS),
+    ],
+)
+def test_host_memory_is_judged_against_the_vm_size(
+    matrix: Matrix, make_snapshot: Snap, free_mib: int, eflow: bool, expected: Status
+) -> None:
+    module = probe(
+        ps({"Name": "AzureEFLOW", "Version": {"Major": 1, "Minor": 5, "Build": 6, "Revision": 8025}})
+    )
+    snap = make_snapshot(
+        os_cim=probe(ps({"FreePhysicalMemory": free_mib * 1024})), eflow=module if eflow else probe("")
+    )
+    status, message = crit(judge(matrix, snap)[0], "host.memory")
+    assert status is expected, message
+    assert f"{free_mib} MiB" in message and ("4096 MiB" in message or "1024 MiB" in message)
+    (sample,) = lab(matrix, "lab-lowmem-3gb")
+    assert crit(sample, "host.memory")[0] is Status.FAIL
+
+
+def _win10(wsl: dict[str, Any] | None, component: int) -> dict[str, Any]:
+    extra: dict[str, Any] = {"wsl": probe(ps(wsl))} if wsl is not None else {}
+    return {
+        "os": os_probe("Professional", 19045, 6456),
+        "features": features(**{"Microsoft-Hyper-V": 1, "Microsoft-Windows-Subsystem-Linux": component}),
+        **extra,
+    }
+
+
+def test_store_wsl_satisfies_gpu_wsl(matrix: Matrix, make_snapshot: Snap) -> None:
+    store = {"StoreWslVersion": "2.6.1.0", "StoreWslLib": True, "InboxWslLib": False}
+    status, message = crit(judge(matrix, make_snapshot(**_win10(store, 2)))[0], "gpu.wsl")
+    assert status is Status.PASS and "Store WSL 2.6.1.0" in message
+    nothing = {"StoreWslVersion": None, "StoreWslLib": False, "InboxWslLib": False}
+    status, message = crit(judge(matrix, make_snapshot(**_win10(nothing, 2)))[0], "gpu.wsl")
+    assert status is Status.FAIL and "Store WSL is not installed" in message
+    status, message = crit(judge(matrix, make_snapshot(**_win10(None, 2)))[0], "gpu.wsl")
+    assert status is Status.FAIL and "was not looked for" in message
+    assert crit(judge(matrix, make_snapshot(**_win10(None, 1)))[0], "gpu.wsl")[0] is Status.PASS
+
+
+def test_one_tcc_gpu_fails_gpupv_for_the_wddm_gpu(matrix: Matrix) -> None:
+    gpus = {g.pci_id: g for g in lab(matrix, "lab-tcc-beside-wddm")}
+    status, message = crit(gpus["10DE:24B0"], "gpupv.driver_model")
+    assert status is Status.FAIL and "NVIDIA RTX A6000 (00000000:C1:00.0)" in message and "WDDM" in message
+    assert gpus["10DE:24B0"].verdict is Verdict.NOT_ELIGIBLE
+
+
+def test_driver_model_without_nvidia_smi(matrix: Matrix, make_snapshot: Snap) -> None:
+    # The healthy host has no nvidia_smi probe: its one NVIDIA GPU is partitionable, so not in TCC.
+    status, message = crit(judge(matrix, make_snapshot())[0], "gpupv.driver_model")
+    assert status is Status.PASS and "partitionable" in message
+    status, _ = crit(judge(matrix, make_snapshot(partitionable_gpus=probe("")))[0], "gpupv.driver_model")
+    assert status is Status.UNKNOWN
+
+
+def test_windows_10_19045_geforce_verdicts_under_every_profile(matrix: Matrix) -> None:
+    stem = "lab-geforce-win10-19045-storewsl"
+    (gpu,) = lab(matrix, stem, PREVIEW)
+    assert dict(gpu.verdicts) == {
+        PREVIEW: Verdict.NOT_ELIGIBLE,
+        LATE: Verdict.ELIGIBLE,
+        GA: Verdict.ELIGIBLE,
+    }
+    status, message = crit(gpu, "os.build")
+    assert status is Status.FAIL and f"accepted under profile {LATE}" in message and GA in message
+    assert f"--profile {LATE}" in message
+    report = build_report(
+        matrix,
+        matrix.profile(PREVIEW),
+        [evaluate_host_file(matrix, matrix.profile(PREVIEW), HOSTS / f"{stem}.json")],
+    )
+    assert report["systems"][0]["gpus"][0]["verdicts"] == {
+        PREVIEW: "not-eligible",
+        LATE: "eligible",
+        GA: "eligible",
+    }
+
+
+def test_known_broken_insider_build_fails_with_the_reason(matrix: Matrix) -> None:
+    (gpu,) = lab(matrix, "lab-insider-21354", PREVIEW)
+    status, message = crit(gpu, "os.build")
+    assert status is Status.FAIL and "GPU compute support is unavailable" in message and "WSL#6773" in message
+    assert "no other profile of the matrix accepts it" in message
+
+
+def test_mitigation_driver_as_windows_records_it(matrix: Matrix) -> None:
+    (mitigated,) = lab(matrix, "lab-t4-srv2022")
+    assert crit(mitigated, "dda.mitigation_driver")[0] is Status.PASS
+    (generic,) = lab(matrix, "lab-t4-srv2022-dismounted")
+    status, message = crit(generic, "dda.mitigation_driver")
+    assert status is Status.WARN and "Microsoft's generic driver" in message
+    assert "nvidia_azure_stack_T4_base.inf" in message
+
+
+def test_mmio_beyond_what_the_eflow_vm_gives_warns(matrix: Matrix, make_snapshot: Snap) -> None:
+    def t4(mmio: int) -> GpuResult:
+        pnp = "PCI\\VEN_10DE&DEV_1EB8&SUBSYS_12A210DE&REV_A1\\4&1&0&0010"
+        survey = {"InstanceId": pnp, "LocationPath": "PCIROOT(0)#PCI(0300)", "MmioBytes": mmio}
+        video = {"Name": "NVIDIA Tesla T4", "PNPDeviceID": pnp, "ConfigManagerErrorCode": 0}
+        snap = make_snapshot(
+            os=os_probe("ServerStandard", 20348, 4171, "Server"),
+            video_controllers=probe(ps(video)),
+            pci_survey=probe(ps(survey)),
+        )
+        return judge(matrix, snap)[0]
+
+    assert crit(t4(16432 * 2**20), "dda.mmio")[0] is Status.PASS
+    status, message = crit(t4(33 * 2**30), "dda.mmio")
+    assert status is Status.WARN and "33792 MiB" in message and "HighMemoryMappedIoSpace" in message
+    assert not next(c for c in t4(33 * 2**30).criteria if c.id == "dda.mmio").required
+
+
+def test_eflow_known_defects(matrix: Matrix) -> None:
+    (a2,) = lab(matrix, "lab-a2-win11-eflow12")
+    status, message = crit(a2, "host.eflow")
+    assert status is Status.WARN and "A2 GPU passthrough is broken on Windows client SKUs" in message
+    assert "update EFLOW to 1.5.6.8025 or later" in message
+    (dda_broken,) = lab(matrix, "lab-a2-iot-19044-1620")
+    assert "GPU DDA passthrough fails" in crit(dda_broken, "host.eflow")[1]
+    (current,) = lab(matrix, "lab-rtxa2000-win11")
+    assert crit(current, "host.eflow")[0] is Status.PASS
+
+
+def test_windows_10_names_the_partitionable_cmdlet_differently(matrix: Matrix, make_snapshot: Snap) -> None:
+    stderr = (
+        "Get-VMHostPartitionableGpu : The term 'Get-VMHostPartitionableGpu' is not recognized as the name of "
+        "a cmdlet, function, script file, or operable program."
+    )
+    snap = make_snapshot(partitionable_gpus=probe("", 1, stderr))
+    status, message = crit(judge(matrix, snap)[0], "gpupv.partitionable")
+    assert (
+        status is Status.UNKNOWN
+        and "Get-VMPartitionableGpu" in message
+        and "module is missing" not in message
+    )
+    no_module = make_snapshot(partitionable_gpus=probe("", 1, stderr), vmhost=probe("", 1, stderr))
+    assert "module is missing" in crit(judge(matrix, no_module)[0], "gpupv.partitionable")[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "vendor", "device", "brand"),
+    [
+        ("NVIDIA GeForce GTX 970", "10DE", "13C2", "nvidia_pre_pascal"),
+        ("NVIDIA GeForce GTX 750 Ti", "10DE", "1380", "nvidia_pre_pascal"),
+        ("NVIDIA GeForce 940MX", "10DE", "134D", "nvidia_pre_pascal"),
+        ("NVIDIA Quadro K2200", "10DE", "13BA", "nvidia_pre_pascal"),
+        ("NVIDIA Quadro M4000", "10DE", "13F1", "nvidia_pre_pascal"),
+        ("NVIDIA GeForce GT 1030", "10DE", "1D01", "geforce"),
+        ("NVIDIA GeForce GTX 1050 Ti", "10DE", "1C82", "geforce"),
+        ("NVIDIA GeForce MX150", "10DE", "1D10", "geforce"),
+        ("NVIDIA Quadro P620", "10DE", "1CB6", "quadro"),
+        ("Intel(R) Arc(TM) A770 Graphics", "8086", "56A0", "intel_discrete"),
+        ("Intel(R) Arc(TM) B580 Graphics", "8086", "E20B", "intel_discrete"),
+        ("Intel(R) Arc(TM) Graphics", "8086", "7D55", "intel_igpu"),
+        ("Intel(R) Arc(TM) 140V GPU (16GB)", "8086", "64A0", "intel_igpu"),
+        ("Intel(R) UHD Graphics 770", "8086", "4680", "intel_igpu"),
+    ],
+)
+def test_pascal_and_later_and_integrated_only(
+    matrix: Matrix, name: str, vendor: str, device: str, brand: str
+) -> None:
+    found = identify(matrix, PciIdentity(vendor, device), name)
+    assert found.model is None and found.brand is not None and found.brand.key == brand
+    rows = [matrix.profile(p).row_for(None, brand) for p in (PREVIEW, LATE, GA)]
+    assert all(r is None for r in rows) == (brand in ("nvidia_pre_pascal", "intel_discrete"))
+
+
+@pytest.mark.parametrize("edition", ["ServerDatacenterACor", "ServerTurbine"])
+def test_azure_edition_is_a_server_edition(matrix: Matrix, edition: str) -> None:
+    group = matrix.edition_group(edition)
+    assert group is not None and group.key == "server"

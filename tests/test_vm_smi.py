@@ -276,7 +276,7 @@ def read(name: str) -> str:
                 "gpu 0: pci_device/pci_vendor: pci/pci_device_id '000000DE' "
                 "is not an NVIDIA id (vendor 00DE is not 10DE)",
                 "gpu 0: subsys_device/subsys_vendor: pci/pci_sub_system_id '000000DE' "
-                "is not a subsystem id (a zero half)",
+                "is not a subsystem id (no board maker's vendor id)",
             ),
             id="a10g-000000DE",
         ),

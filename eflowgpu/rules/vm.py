@@ -15,6 +15,7 @@ from eflowgpu.matrix import Matrix
 from eflowgpu.rules.judge import EFLOW_TYPE, GpuResult
 from eflowgpu.versions import DriverVersion
 from eflowgpu.vm.facts import VmFacts
+from eflowgpu.vm.model import MemoryHealth
 from eflowgpu.vm.observe import ObservedGpu, VmObservation
 
 _BAD_CLOCK_EVENTS = ("hw_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "sw_thermal_slowdown")
@@ -296,25 +297,51 @@ def _link_of(seen: ObservedGpu) -> tuple[Status, str, str | None]:
     return Status.PASS, f"{shown}{note}", None
 
 
+# DCGM's limits (common/DcgmGPUHardwareLimits.h; shared/reference/gpu-validation-methods.md 1.3):
+# a GPU with this many retired pages in total, or more DBE-retired pages than the soft limit, fails.
+DCGM_MAX_RETIRED_PAGES = 63
+DCGM_MAX_RETIRED_PAGES_DBE = 15
+
+
 def vm_health(ctx: VmContext) -> Criterion:
-    """``vm.health``: no retired-page, row-remap, ECC or clock-event trouble."""
+    """``vm.health``: no retired-page, row-remap, ECC or clock-event trouble, by DCGM's rules.
+
+    Volatile and lifetime (aggregate) uncorrected ECC errors fail, as do retired pages at DCGM's
+    limits, pending retirement or remapping and a failed remap. MIG mode on warns (CUDA work sees a
+    MIG slice, not the whole GPU), as does an ``attached_gpus`` count that differs from the GPUs the
+    driver listed (DCGM's device count mismatch).
+    """
     if (skipped := _needs_gpu(ctx, "vm.health")) is not None:
         return skipped
-    return _worst("vm.health", True, [_health_of(g) for g in ctx.seen.gpus])
+    parts = [_health_of(g) for g in ctx.seen.gpus]
+    listed = len(ctx.facts.gpus or ())
+    attached = ctx.facts.attached_gpus
+    if attached is not None and attached != listed:
+        parts.append(
+            (
+                Status.WARN,
+                f"nvidia-smi counts {attached} attached GPU(s) but lists {listed}: a GPU the driver "
+                "counts cannot be read (DCGM: device count mismatch)",
+                "check 'nvidia-smi -L' and the kernel log for a GPU that fell off the bus; reset it or "
+                "restart the VM",
+            )
+        )
+    return _worst("vm.health", True, parts)
 
 
 def _health_of(seen: ObservedGpu) -> tuple[Status, str, str | None]:
     gpu = seen.gpu
     problems, checked = [], []
-    if gpu.ecc.volatile_uncorrected is not None:
+    if gpu.ecc.volatile_uncorrected is not None or gpu.ecc.aggregate_uncorrected is not None:
         checked.append("ECC")
-        if gpu.ecc.volatile_uncorrected > 0:
+        if gpu.ecc.volatile_uncorrected:
             problems.append(f"{gpu.ecc.volatile_uncorrected} uncorrected ECC errors since the driver loaded")
+        if gpu.ecc.aggregate_uncorrected:
+            problems.append(
+                f"{gpu.ecc.aggregate_uncorrected} uncorrected (double-bit) ECC errors in the GPU's lifetime"
+            )
+    problems += _retired_page_problems(gpu.memory_health, checked)
     health = gpu.memory_health
-    if health.retired_pages_pending is not None or health.retired_pages_dbe is not None:
-        checked.append("retired pages")
-        if health.retired_pages_pending:
-            problems.append("page retirement is pending (reset the GPU)")
     if health.remapped_rows_failure is not None or health.remapped_rows_pending is not None:
         checked.append("row remapping")
         if health.remapped_rows_failure:
@@ -330,7 +357,17 @@ def _health_of(seen: ObservedGpu) -> tuple[Status, str, str | None]:
         return (
             Status.FAIL,
             f"{seen.label}: " + "; ".join(problems),
-            "reset the GPU (restart the VM); if it persists, cool or reseat the card, or return it",
+            "reset the GPU (restart the VM); lifetime uncorrected errors and retired pages at DCGM's limits "
+            "mean failing memory: return the board; otherwise cool or reseat the card",
+        )
+    if gpu.mig_mode:
+        slices = ", ".join(f"{m} MiB" for m in gpu.mig_memory_mib) or "none created"
+        whole = f"{gpu.memory_total_mib} MiB" if gpu.memory_total_mib is not None else "its memory"
+        return (
+            Status.WARN,
+            f"{seen.label}: MIG mode is on, so CUDA work sees MIG devices ({slices}), not the whole "
+            f"GPU's {whole}: the pack's memory check and benchmarks see only a MIG device",
+            "disable MIG for qualification (nvidia-smi -i <index> -mig 0, then reset the GPU)",
         )
     if not checked:
         unsupported = sorted(gpu.not_supported & {"ecc", "memory_health", "clocks_event_reasons"})
@@ -342,6 +379,25 @@ def _health_of(seen: ObservedGpu) -> tuple[Status, str, str | None]:
             )
         return Status.UNKNOWN, f"{seen.label}: no health data was reported", "collect the VM snapshot again"
     return Status.PASS, f"{seen.label}: no trouble in {', '.join(checked)}", None
+
+
+def _retired_page_problems(health: MemoryHealth, checked: list[str]) -> list[str]:
+    """Page retirement (up to Turing) by DCGM's rules: pending, total and DBE limits."""
+    sbe, dbe = health.retired_pages_sbe, health.retired_pages_dbe
+    if health.retired_pages_pending is None and sbe is None and dbe is None:
+        return []
+    checked.append("retired pages")
+    problems = []
+    if health.retired_pages_pending:
+        problems.append("page retirement is pending (reset the GPU)")
+    total = (sbe or 0) + (dbe or 0)
+    if total >= DCGM_MAX_RETIRED_PAGES:
+        problems.append(f"{total} retired pages >= {DCGM_MAX_RETIRED_PAGES}, DCGM's limit")
+    if dbe is not None and dbe > DCGM_MAX_RETIRED_PAGES_DBE:
+        problems.append(
+            f"{dbe} pages retired for double-bit errors > {DCGM_MAX_RETIRED_PAGES_DBE}, DCGM's limit"
+        )
+    return problems
 
 
 def _needs_gpu(ctx: VmContext, criterion_id: str, *, required: bool = True) -> Criterion | None:

@@ -15,7 +15,7 @@ from eflowgpu.nvsmi import NvidiaSmiError
 from eflowgpu.snapshot import Snapshot
 from eflowgpu.vm.model import VmGpu
 from eflowgpu.vm.serialize import NVML_PROBE, gpus_from_nvml_probe
-from eflowgpu.vm.smi import gpus_from_smi
+from eflowgpu.vm.smi import gpus_from_smi, read_smi
 
 _PCI_LINE = re.compile(
     r"^(?P<addr>[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s+0x(?P<ven>[0-9a-fA-F]{4})\s+"
@@ -66,6 +66,7 @@ class VmFacts:
     nvidia_runtime: bool | None = None
     toolkit_version: str | None = None
     missing: dict[str, str] = field(default_factory=dict)
+    attached_gpus: int | None = None
 
     @property
     def nvidia_functions(self) -> tuple[PciFunction, ...]:
@@ -91,6 +92,7 @@ def vm_facts(snapshot: Snapshot) -> VmFacts:
         return probe.stdout.lstrip("\ufeff")
 
     gpus, driver, cuda, source, problem = _gpus(snapshot, missing)
+    attached = _attached_gpus(snapshot) if source == "nvidia-smi" else None
     os_release = text("os_release")
     kernel = text("kernel")
     pci = text("pci_devices")
@@ -119,7 +121,17 @@ def vm_facts(snapshot: Snapshot) -> VmFacts:
         nvidia_runtime=("nvidia" in runtime) if runtime is not None else None,
         toolkit_version=_toolkit(toolkit) if toolkit is not None else None,
         missing=missing,
+        attached_gpus=attached,
     )
+
+
+def _attached_gpus(snapshot: Snapshot) -> int | None:
+    """nvidia-smi's ``attached_gpus`` (the XML parsed again: kept apart from the GPU facts)."""
+    probe = snapshot.probe("nvidia_smi")
+    try:
+        return read_smi(probe.stdout).attached_gpus if probe is not None else None
+    except NvidiaSmiError:
+        return None
 
 
 def _gpus(

@@ -78,6 +78,10 @@ class VmGpu:
     power_limit_w: float | None = None
     virtualization_mode: str | None = None
     not_supported: frozenset[str] = frozenset()
+    mig_mode: bool | None = None
+    """MIG enabled (CUDA work then sees MIG devices, not the whole GPU); None when not reported."""
+    mig_memory_mib: tuple[int, ...] = ()
+    """Memory of each MIG device, when MIG is on."""
 
     @property
     def pci_id(self) -> str | None:

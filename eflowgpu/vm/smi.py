@@ -102,6 +102,9 @@ class GpuReading:
     cuda_version: str | None
     gpus: tuple[VmGpu, ...]
     errors: tuple[str, ...] = ()
+    attached_gpus: int | None = field(default=None, compare=False)
+    """``attached_gpus`` as the driver counts them; differs from ``len(gpus)`` when a GPU it counts
+    could not be read (DCGM's device count mismatch)."""
 
     def as_tuple(self) -> tuple[str | None, str | None, list[VmGpu]]:
         """(driver_version, cuda_version, gpus), the shape :func:`gpus_from_smi` returns."""
@@ -126,7 +129,10 @@ def read_smi(xml_text: str) -> GpuReading:
     gpus = tuple(
         _gpu(index, element, driver, cuda, errors) for index, element in enumerate(root.findall("gpu"))
     )
-    return GpuReading(driver, cuda, gpus, tuple(errors))
+    attached = parse_int(_top(root, "attached_gpus"))
+    if attached is not None and attached != len(gpus):
+        errors.append(f"attached_gpus says {attached} but the XML lists {len(gpus)} <gpu> element(s)")
+    return GpuReading(driver, cuda, gpus, tuple(errors), attached)
 
 
 def gpus_from_smi(xml_text: str) -> tuple[str | None, str | None, list[VmGpu]]:
@@ -193,8 +199,8 @@ class _Reader:
         if found.state is State.NOT_SUPPORTED:
             self.not_supported.update(names)
             return None
-        if found.state is State.ABSENT:
-            return None
+        if found.state is State.ABSENT or (found.text or "").upper() in ("00000000", "0X00000000"):
+            return None  # 00000000: the driver has no id to show (no id, not a malformed one)
         parts = check(found.text)
         if parts is None:
             split = split_pci_id(found.text)
@@ -202,7 +208,7 @@ class _Reader:
                 why = f"vendor {split[1]} is not 10DE" if split else "not an 8-hex-digit id"
                 self.problem(f"{names[0]}/{names[1]}", f"{path} {found.text!r} is not an NVIDIA id ({why})")
             else:
-                why = "a zero half" if split else "not an 8-hex-digit id"
+                why = "no board maker's vendor id" if split else "not an 8-hex-digit id"
                 self.problem(f"{names[0]}/{names[1]}", f"{path} {found.text!r} is not a subsystem id ({why})")
         return parts
 
@@ -238,8 +244,29 @@ def _gpu(index: int, gpu: Element, driver: str | None, cuda: str | None, errors:
         power_draw_w=reader.parsed("power_draw_w", lambda t: parse_float(t, "W"), *_POWER_DRAW),
         power_limit_w=reader.parsed("power_limit_w", lambda t: parse_float(t, "W"), *_POWER_LIMIT),
         virtualization_mode=reader.text("virtualization_mode", "gpu_virtualization_mode/virtualization_mode"),
+        mig_mode=_mig_mode(reader),
+        mig_memory_mib=_mig_memory(reader),
     )
     return _with_not_supported(result, reader.not_supported)
+
+
+def _mig_mode(reader: _Reader) -> bool | None:
+    """``mig_mode/current_mig``: Enabled/Disabled; ``N/A`` (no MIG on this GPU) is None, not a finding."""
+    found = read_field(reader.gpu, "mig_mode/current_mig")
+    return parse_bool(found.text) if found.state is State.VALUE else None
+
+
+def _mig_memory(reader: _Reader) -> tuple[int, ...]:
+    """Memory of each MIG device (``mig_devices/mig_device/fb_memory_usage/total``), in document order."""
+    sizes = []
+    for index, device in enumerate(reader.gpu.findall("mig_devices/mig_device")):
+        found = read_field(device, "fb_memory_usage/total")
+        size = parse_int(found.text, "MiB") if found.state is State.VALUE else None
+        if size is None:
+            reader.problem(f"mig_memory_mib[{index}]", f"fb_memory_usage/total reads {found.text!r}")
+        else:
+            sizes.append(size)
+    return tuple(sizes)
 
 
 def _with_not_supported(gpu: VmGpu, names: set[str]) -> VmGpu:
