@@ -53,6 +53,38 @@ def test_profiles_are_complete_tables(matrix: Matrix) -> None:
         assert profile.source.document.endswith("gpu-acceleration.md")
 
 
+def test_late_2021_profile_is_r2(matrix: Matrix) -> None:
+    late = matrix.profiles["late-2021"]
+    assert list(matrix.profiles) == ["preview-2021-06", "late-2021", "ga-2022-06"]
+    assert matrix.default_profile == "preview-2021-06"  # the founding document stays the default
+    assert late.passthrough_selection == "explicit"
+    assert late.row_for("a2", "datacenter") is None  # R2 names the T4 only
+    assert late.row_for(None, "rtx_workstation") is None  # GeForce/Quadro only
+    t4 = late.row_for("t4", "datacenter")
+    assert t4 is not None and [w.editions for w in t4.windows] == [
+        ("server",),
+        ("professional", "enterprise", "iot_enterprise"),
+    ]
+    assert t4.windows[1].min_build == WindowsBuild(22000, None)  # no Windows 10 DDA
+    gpupv = late.row_for(None, "geforce")
+    assert gpupv is not None and gpupv.windows[0].min_build == WindowsBuild(19044, 1263)
+    assert gpupv.windows[0].requires_wsl and gpupv.windows[0].max_build == 19045
+    assert late.row_for(None, "intel_igpu") is not None
+
+
+def test_known_broken_builds_and_eflow_defects(matrix: Matrix) -> None:
+    preview = matrix.profiles["preview-2021-06"].row_for(None, "geforce")
+    assert preview is not None
+    rule = preview.windows[0]
+    assert rule.exclusion(21354) and rule.exclusion(20226) and rule.exclusion(21390) is None
+    ids = [d.id for d in matrix.eflow_defects]
+    assert ids == ["a2-client-passthrough", "dda-nvidia-smi-broken", "container-toolkit-cve-2025-23266"]
+    a2, broken, cve = matrix.eflow_defects
+    assert a2.affects_version((1, 2, 2206, 25)) and not a2.affects_version((1, 3, 1, 2092))
+    assert broken.affects_version((1, 3, 1, 2092)) and not broken.affects_version((1, 4, 1, 13112))
+    assert cve.affects_version((1, 5, 5, 1)) and not cve.affects_version((1, 5, 6, 8025))
+
+
 def test_edition_groups(matrix: Matrix) -> None:
     assert matrix.edition_group("Professional").key == "professional"  # type: ignore[union-attr]
     assert matrix.edition_group("iotenterprise").key == "iot_enterprise"  # type: ignore[union-attr]
@@ -108,6 +140,34 @@ def _line_of(text: str, needle: str) -> int:
             "min_free_disk_gb: ten",
             "host.min_free_disk_gb",
             "expected an integer or a number",
+        ),
+        (
+            "              - {build: 21354, reason:",
+            "              - {build: twenty, reason:",
+            "build: twenty",
+            "profiles.preview-2021-06.rows[1].windows[0].excluded_builds[1].build",
+            "expected an integer",
+        ),
+        (
+            "    before: '1.3.1.2092'",
+            "    before: '1.3.x'",
+            "before: '1.3.x'",
+            "eflow_defects[0].before",
+            "expected a module version",
+        ),
+        (
+            "    models: [a2]\n    passthrough: DDA",
+            "    models: [a3]\n    passthrough: DDA",
+            "models: [a3]",
+            "eflow_defects[0].models",
+            "'a3' is not a defined GPU",
+        ),
+        (
+            "  dda_mmio_mib: 16432",
+            "  dda_mmio_mib: -1",
+            "dda_mmio_mib: -1",
+            "host.dda_mmio_mib",
+            "expected a number of 0 or more",
         ),
         (
             "    family: Turing\n",

@@ -9,6 +9,7 @@ import pytest
 from eflowgpu.host import psjson
 from eflowgpu.nvsmi import NvidiaSmiError, parse_nvidia_smi
 from eflowgpu.pci import parse_instance_id, ven_dev_in
+from eflowgpu.vm.smi import read_smi
 from eflowgpu.versions import DriverVersion, WindowsBuild, nvidia_version_from_windows
 
 from helpers import SHARED
@@ -135,3 +136,48 @@ def test_nvidia_smi_odd_ids_are_not_ids() -> None:
     )
     assert log.driver_version is None
     assert log.gpus[0].pci_device is None and log.gpus[0].subsys_device is None
+
+
+# --- one rule for PCI and subsystem ids on both parsers (host: eflowgpu.nvsmi, VM: eflowgpu.vm.smi) ----
+
+
+def _log(subsys: str, cuda: str = "12.2") -> str:
+    return (
+        f"<nvidia_smi_log><driver_version>530.30.02</driver_version><cuda_version>{cuda}</cuda_version>"
+        "<attached_gpus>1</attached_gpus><gpu id='00000000:09:00.0'><pci>"
+        "<pci_device_id>1B8110DE</pci_device_id>"
+        f"<pci_sub_system_id>{subsys}</pci_sub_system_id></pci></gpu></nvidia_smi_log>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("subsys", "expected"),
+    [
+        ("00007377", ("0000", "7377")),  # Colorful boards: subsystem device 0000 is a real value
+        ("33011462", ("3301", "1462")),
+        ("00000000", (None, None)),  # no id
+        ("000000DE", (None, None)),  # what passthrough drivers print for an id they cannot read
+        ("[REDACTED]", (None, None)),
+    ],
+)
+def test_subsystem_ids_read_alike_on_host_and_vm(
+    subsys: str, expected: tuple[str | None, str | None]
+) -> None:
+    host = parse_nvidia_smi(_log(subsys)).gpus[0]
+    vm = read_smi(_log(subsys)).gpus[0]
+    assert (host.subsys_device, host.subsys_vendor) == expected
+    assert (vm.subsys_device, vm.subsys_vendor) == expected
+    assert host.pci_device == vm.pci_device == "1B81"
+
+
+def test_cuda_version_not_found_is_no_version() -> None:
+    # A GTX 1070 with driver 530.30.02 printed <cuda_version>Not Found</cuda_version> (quoted in a public
+    # Go test; see tests/data/real/README.md).
+    assert parse_nvidia_smi(_log("33011462", "Not Found")).cuda_version is None
+    reading = read_smi(_log("33011462", "Not Found"))
+    assert reading.cuda_version is None and reading.gpus[0].cuda_version is None and not reading.errors
+
+
+def test_zero_subsystem_id_is_silent_on_the_vm_side() -> None:
+    assert not read_smi(_log("00000000")).errors
+    assert read_smi(_log("000000DE")).errors  # a malformed id is reported
