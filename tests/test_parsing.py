@@ -9,8 +9,8 @@ import pytest
 from eflowgpu.host import psjson
 from eflowgpu.nvsmi import NvidiaSmiError, parse_nvidia_smi
 from eflowgpu.pci import parse_instance_id, ven_dev_in
-from eflowgpu.vm.smi import read_smi
 from eflowgpu.versions import DriverVersion, WindowsBuild, nvidia_version_from_windows
+from eflowgpu.vm.smi import read_smi
 
 from helpers import SHARED
 
