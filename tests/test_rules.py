@@ -616,3 +616,27 @@ def test_pascal_and_later_and_integrated_only(
 def test_azure_edition_is_a_server_edition(matrix: Matrix, edition: str) -> None:
     group = matrix.edition_group(edition)
     assert group is not None and group.key == "server"
+
+
+def test_dda_gpu_without_host_driver_warns_and_keeps_its_product_name(
+    matrix: Matrix, make_snapshot: Snap
+) -> None:
+    pnp = "PCI\\VEN_10DE&DEV_1EB8&SUBSYS_12A210DE&REV_A1\\4&1&0&0010"
+    video = {"Name": "3D Video Controller", "Caption": "3D Video Controller", "PNPDeviceID": pnp}
+    video |= {"ConfigManagerErrorCode": 28, "Status": "Error"}
+    survey = {"InstanceId": pnp, "LocationPath": "PCIROOT(0)#PCI(0300)", "ConfigManagerErrorCode": 28}
+    survey |= {"PciDeviceType": 2, "AcsCompatibleUpHierarchy": 3, "RequiresReservedMemoryRegion": 0}
+    snap = make_snapshot(
+        os=os_probe("ServerStandard", 20348, 4171, "Server"),
+        video_controllers=probe(ps(video)),
+        pci_survey=probe(ps(survey | {"InterruptTypes": "msi"})),
+        vmhost=probe(ps({"IovSupport": True})),
+    )
+    (gpu,) = judge(matrix, snap)
+    status, message = crit(gpu, "gpu.device")
+    assert status is Status.WARN and "DDA needs none" in message and "'3D Video Controller'" in message
+    assert (
+        gpu.name == "NVIDIA Tesla T4"
+        and gpu.deploy_hint is not None
+        and '"NVIDIA Tesla T4"' in gpu.deploy_hint
+    )

@@ -29,16 +29,26 @@ class RuleContext:
     def gpu_label(self) -> str:
         """How details name the GPU (and ``Deploy-Eflow -gpuName`` takes it).
 
-        A dismounted GPU is no longer a video controller: Windows names its ``PCIP\\`` device
-        generically, so the catalog's product name (its caption before dismounting) comes first.
+        A dismounted GPU is no longer a video controller, and a GPU without a driver (code 28) is a
+        "3D Video Controller": Windows names both generically, so the catalog's product name (its
+        caption with the vendor's driver) comes first.
         """
-        if self.gpu.dismounted and self.identity.model is not None:
+        if self.identity.model is not None and (self.gpu.dismounted or self._without_driver):
             return self.identity.model.name
         if self.gpu.name:
             return self.gpu.name
         if self.identity.model is not None:
             return self.identity.model.name
         return f"PCI device {self.gpu.pci.pci_id}"
+
+    @property
+    def _without_driver(self) -> bool:
+        """No driver is installed (ConfigManagerErrorCode 28): Windows shows a generic class name."""
+        video, survey = self.gpu.video, self.gpu.survey
+        code = video.config_manager_error_code if video is not None else None
+        if code is None and survey is not None:
+            code = survey.config_manager_error_code
+        return code == 28
 
     @cached_property
     def edition_group(self) -> EditionGroup | None:

@@ -104,6 +104,17 @@ def gpu_device(ctx: RuleContext) -> Criterion:
             True,
             f"present and disabled ({shown}), as before dismounting it for DDA",
         )
+    if code == 28 and dda and ctx.row is not None:
+        return Criterion(
+            "gpu.device",
+            Status.WARN,
+            True,
+            f"present without a host driver ({shown}): DDA needs none (the VM runs its own), but Windows "
+            f"then names the device generically ({gpu.name or 'no name'!r}) and Deploy-Eflow -gpuName "
+            "looks the GPU up by that name",
+            f"install the vendor's driver on the host so that Windows names it {ctx.gpu_label!r}, the "
+            "name the deploy command passes to -gpuName",
+        )
     remedy = (
         "enable the device (Enable-PnpDevice or Device Manager)"
         if code == 22
