@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from eflowgpu.criteria import Criterion, Verdict, verdict_of
 from eflowgpu.host.facts import HostFacts
 from eflowgpu.host.gpus import HostGpu, discover_gpus
-from eflowgpu.identity import identify
+from eflowgpu.identity import GpuIdentity, identify
 from eflowgpu.matrix import Matrix, Passthrough, Profile
 from eflowgpu.rules import device, platform
 from eflowgpu.rules.context import RuleContext
@@ -70,30 +70,34 @@ def judge_host(matrix: Matrix, profile: Profile, facts: HostFacts) -> list[GpuRe
     return [judge_gpu(matrix, profile, facts, gpu) for gpu in discover_gpus(facts)]
 
 
-def _context(matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu) -> RuleContext:
-    identity = identify(matrix, gpu.pci, gpu.name)
+def _context(
+    matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu, identity: GpuIdentity
+) -> RuleContext:
     row = profile.row_for(
         identity.model.key if identity.model else None, identity.brand.key if identity.brand else None
     )
     return RuleContext(matrix, profile, facts, gpu, identity, row)
 
 
+def _verdict(ctx: RuleContext) -> Verdict:
+    return verdict_of(rule(ctx) for rule in HOST_RULES)
+
+
 def judge_gpu(matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu) -> GpuResult:
     """Judge one GPU: all host criteria, the verdict, the passthrough type and the deploy command,
     and its verdict under every other profile of the matrix."""
-    ctx = _context(matrix, profile, facts, gpu)
+    identity = identify(matrix, gpu.pci, gpu.name)
+    ctx = _context(matrix, profile, facts, gpu, identity)
     criteria = tuple(rule(ctx) for rule in HOST_RULES)
     verdict = verdict_of(criteria)
     verdicts = tuple(
         (
             other.key,
-            verdict
-            if other.key == profile.key
-            else verdict_of(rule(_context(matrix, other, facts, gpu)) for rule in HOST_RULES),
+            verdict if other.key == profile.key else _verdict(_context(matrix, other, facts, gpu, identity)),
         )
         for other in matrix.profiles.values()
     )
-    identity, row = ctx.identity, ctx.row
+    row = ctx.row
     name = ctx.gpu_label
     passthrough = row.passthrough if row else None
     return GpuResult(
