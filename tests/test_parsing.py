@@ -181,3 +181,12 @@ def test_cuda_version_not_found_is_no_version() -> None:
 def test_zero_subsystem_id_is_silent_on_the_vm_side() -> None:
     assert not read_smi(_log("00000000")).errors
     assert read_smi(_log("000000DE")).errors  # a malformed id is reported
+
+
+def test_real_partitionable_gpu_name_gives_its_ids() -> None:
+    # Get-VMHostPartitionableGpu on an RTX 3060 (Gigabyte board), as posted in Justsenger/ExHyperV#67.
+    name = (
+        "\\\\?\\PCI#VEN_10DE&DEV_2504&SUBSYS_40741458&REV_A1#4&23b96b75&0&0008#"
+        "{064092b3-625e-43bf-9eb5-dc845897dd59}\\GPUPARAV"
+    )
+    assert ven_dev_in(name) == ("10DE", "2504")

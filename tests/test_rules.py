@@ -569,9 +569,18 @@ def test_eflow_known_defects(matrix: Matrix) -> None:
 
 
 def test_windows_10_names_the_partitionable_cmdlet_differently(matrix: Matrix, make_snapshot: Snap) -> None:
+    # Windows 10 with Hyper-V in use, as reported in DanielChrobak/Hyper-V-GPU-Paravirtualization-Manager#3
+    # (Win10 + RTX 2080 Ti, 2025-12-30), PowerShell 5.1's wrapping at 105 columns kept.
     stderr = (
-        "Get-VMHostPartitionableGpu : The term 'Get-VMHostPartitionableGpu' is not recognized as the name of "
-        "a cmdlet, function, script file, or operable program."
+        "Get-VMHostPartitionableGpu : The term 'Get-VMHostPartitionableGpu' is not recognized as the name "
+        "of a cmd\r\n"
+        "let, function, script file, or operable program. Check the spelling of the name, or if a path was "
+        "include\r\n"
+        "d, verify that the path is correct and try again.\r\n"
+        "    + CategoryInfo          : ObjectNotFound: (Get-VMHostPartitionableGpu:String) [], "
+        "CommandNotFoundExc\r\n"
+        "   eption\r\n"
+        "    + FullyQualifiedErrorId : CommandNotFoundException\r\n"
     )
     snap = make_snapshot(partitionable_gpus=probe("", 1, stderr))
     status, message = crit(judge(matrix, snap)[0], "gpupv.partitionable")

@@ -233,7 +233,8 @@ def gpu_wsl(ctx: RuleContext) -> Criterion:
             Status.PASS,
             True,
             f"the Microsoft Store WSL{version} is installed "
-            f"({libs} libdxcore.so in C:\\Program Files\\WSL\\lib)",
+            f"({libs} libdxcore.so in C:\\Program Files\\WSL\\lib); EFLOW's documents do not say which WSL "
+            "it needs, and the Store WSL carries the shared libraries (inferred)",
         )
     if features is None and wsl is None:
         return ctx.unknown("gpu.wsl", True, "features", "wsl")
