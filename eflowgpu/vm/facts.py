@@ -31,7 +31,9 @@ _NVRM = re.compile(r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)")
 _OS_FIELD = re.compile(r'^(?P<key>[A-Z_]+)=(?P<value>"[^"]*"|\S*)\s*$')
 _MEM_FIELD = re.compile(r"^(?P<key>\w+):\s+(?P<value>\d+)\s*kB\s*$")
 _TOOLKIT = re.compile(r"version[: ]+(\d+\.\d+\.\d+)", re.IGNORECASE)
-_LDCONFIG = re.compile(r"^\s*(?P<name>\S+)\s+\((?P<flags>[^)]*)\)(?:\s+OS ABI:[^=]*)?\s+=>\s+(?P<path>\S+)\s*$")
+_LDCONFIG = re.compile(
+    r"^\s*(?P<name>\S+)\s+\((?P<flags>[^)]*)\)(?:\s+OS ABI:[^=]*)?\s+=>\s+(?P<path>\S+)\s*$"
+)
 NVIDIA = "10DE"
 NOT_FOUND_EXIT = 127
 """The shell's exit status for a program that is not installed."""
