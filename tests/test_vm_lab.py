@@ -169,7 +169,13 @@ def test_broken_dda_driver_fails_visibly_with_the_reason(joined: list[SystemResu
 
 def test_default_eflow_memory_warns(joined: list[SystemResult]) -> None:
     memory = criteria_of(system_of(joined, VMS / "vm-t4-srv2025-lowmem.json"))["vm.memory"]
-    assert memory.status is Status.WARN and "Set-EflowVM -memoryInMB 4096" in memory.message()
+    assert memory.status is Status.WARN
+    # Set-EflowVM resets what it is not given: the remedy names the CPU count and the GPU (D14).
+    assert (
+        "Set-EflowVM -cpuCount <the VM's CPU count> -memoryInMB 4096 -gpuPassthroughType "
+        'DirectDeviceAssignment -gpuName "<the GPU\'s name>" -gpuCount 1, with the VM running'
+        in memory.message()
+    )
 
 
 def test_hostile_and_truncated_xml_cost_only_that_vm(joined: list[SystemResult]) -> None:

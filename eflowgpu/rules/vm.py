@@ -58,6 +58,31 @@ def judge_vm(
     return [rule(ctx) for rule in VM_RULES]
 
 
+def set_eflow_vm(
+    memory_mib: int,
+    *,
+    cpu_count: int | None = None,
+    passthrough: str | None = None,
+    gpu_count: int | None = None,
+) -> str:
+    """The ``Set-EflowVM`` remedy that resizes the VM's memory and keeps its other settings.
+
+    Set-EflowVM resets every argument it is not given (the CPU count back to 1, the GPU removed), so
+    the remedy names them all; ``-gpuCount`` is valid with DirectDeviceAssignment only. A stopped VM
+    cannot be resized (Azure/iotedge-eflow#273): the remedy says to start it first.
+    """
+    cpus = str(cpu_count) if cpu_count else "<the VM's CPU count>"
+    command = f"Set-EflowVM -cpuCount {cpus} -memoryInMB {memory_mib}"
+    if passthrough in EFLOW_TYPE:
+        command += f' -gpuPassthroughType {EFLOW_TYPE[passthrough]} -gpuName "<the GPU\'s name>"'
+        if passthrough == "DDA":
+            command += f" -gpuCount {gpu_count or 1}"
+    return (
+        f"{command}, with the VM running (Start-EflowVm first: Set-EflowVM cannot resize a stopped VM, "
+        "and it resets every setting it is not given)"
+    )
+
+
 def vm_passthrough(ctx: VmContext) -> Criterion:
     """``vm.passthrough``: the GPU arrives by the passthrough type the host predicts."""
     seen = ctx.seen
@@ -364,8 +389,7 @@ def vm_memory(ctx: VmContext) -> Criterion:
         False,
         f"the VM has {mib} MiB (MemTotal) < {need} MiB recommended for GPU work; EFLOW's default "
         "of 1024 MB starves GPU workloads",
-        f"Set-EflowVM -memoryInMB {need} (give the GPU options again: Set-EflowVM resets what is not "
-        "specified)",
+        set_eflow_vm(need, passthrough=ctx.seen.passthrough),
     )
 
 
