@@ -698,3 +698,50 @@ def test_unusable_xml_samples_fail_safely() -> None:
     for sample in (truncated, hostile):
         with pytest.raises(NvidiaSmiError):
             parse_nvidia_smi(sample["probes"]["nvidia_smi"]["stdout"])
+
+
+# --- contract revision 2: scope and the VM's own probes ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "markers", "scope"),
+    [
+        ({}, set(), "vm"),
+        ({}, {"/.dockerenv"}, "container"),
+        ({}, {"/run/.containerenv"}, "container"),
+        ({"EFLOWGPU_SCOPE": "container"}, set(), "container"),  # deploy/Dockerfile sets it
+        ({"EFLOWGPU_SCOPE": "vm"}, {"/.dockerenv"}, "vm"),
+        ({"EFLOWGPU_SCOPE": "bogus"}, set(), "vm"),
+    ],
+)
+def test_scope_detection(environ: dict[str, str], markers: set[str], scope: str) -> None:
+    assert vm_collector.detect_scope(environ, exists=markers.__contains__) == scope
+
+
+def test_container_scope_is_recorded_before_the_probes() -> None:
+    snapshot = _snapshot(FakeRunner(), scope="container")
+    assert list(snapshot) == ["format", "host", "vm", "captured_at", "collector", "scope", "probes"]
+    assert snapshot["scope"] == "container"
+    with pytest.raises(ValueError, match="unknown scope 'host'"):
+        _snapshot(FakeRunner(), scope="host")
+
+
+def test_vm_namespace_probes_are_the_contracts_commands_in_the_vm() -> None:
+    contract = _contract_probes()
+    for probe in VM_NAMESPACE_PROBES:
+        base = probe.name.removeprefix("vm_")
+        assert probe.command.removeprefix("sudo ") == contract[base][0]
+    assert "`vm_os_release`, `vm_container_runtime` and `vm_container_toolkit`" in CONTRACT.read_text(
+        encoding="utf-8"
+    )
+
+
+def test_loader_libs_reads_ldconfig(matrix: Matrix) -> None:
+    from eflowgpu.vm.facts import vm_facts
+
+    snapshot = read_snapshot(VMS / "vm-rtxa2000-w11-gpupv-container.json", VM_SNAPSHOT_FORMAT)
+    facts = vm_facts(snapshot)
+    assert facts.scope == "container"
+    assert facts.loader_path("libcuda.so.1") == "/usr/lib/x86_64-linux-gnu/libcuda.so.1"
+    assert facts.loader_path("libnvidia-ml.so.1") == "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"
+    assert facts.wsl_libs == frozenset() and facts.render_device is not None  # no /usr/lib/wsl/lib

@@ -143,6 +143,7 @@ def test_dda_inside_the_packs_container_passes_everything(joined: list[SystemRes
     )
     assert crit["vm.toolkit"].status is Status.PASS
     assert vm_dict(system.vm)["os"] == "Microsoft Azure Linux 3.0"
+    assert vm_dict(system.vm)["scope"] == "container"
 
 
 def test_pascal_cannot_run_the_benchmarks(joined: list[SystemResult]) -> None:
