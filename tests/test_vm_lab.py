@@ -272,3 +272,11 @@ def test_container_snapshot_without_the_vms_own_probes_does_not_take_the_image_f
     assert record.facts.os_name is None and record.facts.image_os == "Ubuntu 24.04.3 LTS"
     assert record.facts.toolkit_version is None and record.facts.nvidia_runtime is None
     assert "ran in the pack's container" in record.facts.missing["container_toolkit"]
+
+
+def test_vm_rules_yield_the_vocabularys_ids_in_order(joined: list[SystemResult]) -> None:
+    from eflowgpu.criteria import VM_CRITERIA
+
+    system = system_of(joined, VMS / "vm-a2-iot-dda-container.json")
+    assert isinstance(system.vm, VmJudgement)
+    assert [c.id for c in system.vm.criteria] == [cid for cid, _ in VM_CRITERIA]
