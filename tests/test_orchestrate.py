@@ -115,7 +115,9 @@ class FakeEflow:
         if line.startswith("sudo mkdir -p /var/eflowgpu/reports"):
             if self.chown_works:
                 self.owner = 10001
-            self.files.clear()
+            removed = line.split("sudo rm -f ", 1)[1].split(";")[0].split() if "sudo rm -f " in line else []
+            for path in removed:
+                self.files.pop(path, None)
             return 0, self._sudo(f"__eflowgpu_owner={self.owner}\n")
         if line == "cat /etc/os-release":
             return 0, MARINER
@@ -269,7 +271,12 @@ def test_missing_toolkit_in_the_vm_is_recorded_as_not_found() -> None:
             "did not start (docker exit 127",
         ),
         (
-            FakeEflow(docker_rc=2, writes_results=False),
+            # an earlier run's snapshot is removed first: it is never taken for this run's
+            FakeEflow(
+                docker_rc=2,
+                writes_results=False,
+                files={"/var/eflowgpu/reports/vm-snapshot.json": json.dumps(SNAPSHOT)},
+            ),
             "left no VM snapshot (pytest exit 2: the run broke off)",
         ),
     ],
