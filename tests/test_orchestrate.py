@@ -407,5 +407,9 @@ def test_local_transport_end_to_end(tmp_path: Path) -> None:
     )  # the host predicts DDA
     figures = {b["id"]: b for b in vm["benchmarks"]}
     assert figures["cpu_gemm_fp32"]["value"] > 0 and figures["cpu_gemm_fp32"]["cv"] is not None
-    assert "2 failed" in done.stdout  # exactly vm.passthrough and vm.gpu_visible; the CPU benchmarks passed
+    assert [k for k, v in criteria.items() if v == "fail"] == ["vm.passthrough", "vm.gpu_visible"]
+    # Exactly those two, plus a CPU benchmark that ran into its hard time limit on a loaded machine
+    # (it says so in the report: status fail or error), if any.
+    broken = [b["id"] for b in vm["benchmarks"] if b["status"] in ("fail", "error")]
+    assert f"{2 + len(broken)} failed" in done.stdout, (broken, done.stdout[-600:])
     assert done.returncode == 1  # the VM disagrees with the host: failed criteria
