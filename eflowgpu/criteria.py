@@ -99,3 +99,17 @@ def verdict_of(criteria: Iterable[Criterion]) -> Verdict:
     if any(c.status is Status.WARN for c in items):
         return Verdict.ELIGIBLE_WITH_WARNINGS
     return Verdict.ELIGIBLE
+
+
+VM_CRITERIA: tuple[tuple[str, str], ...] = (
+    ("vm.passthrough", "inside the VM, the GPU arrives by the passthrough type the host predicts"),
+    ("vm.gpu_visible", "the VM sees the GPU and its driver answers"),
+    ("vm.driver", "the driver supports the CUDA version of the pack's CUDA build"),
+    ("vm.identity", "the GPU the VM sees is the one the host has (PCI id, memory)"),
+    ("vm.memory", "the VM has enough memory for GPU work"),
+    ("vm.pcie_link", "the link trains at the product's generation and width"),
+    ("vm.health", "no retired-page, row-remap, ECC or clock-event trouble"),
+    ("vm.toolkit", "the VM's NVIDIA container toolkit has no known WSL-mode defect and no known CVE"),
+    ("vm.cuda_arch", "the pack's CUDA build has kernels for the GPU and accepts its driver"),
+)
+"""In-VM criterion ids in report order (``eflowgpu.rules.vm.VM_RULES`` yields exactly these)."""

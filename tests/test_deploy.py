@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from eflowgpu import __version__
+from eflowgpu.matrix import Matrix
 
 from helpers import PROJECT
 
@@ -73,12 +74,23 @@ def test_instructions_parser() -> None:
     assert parsed == [("FROM", "a:1"), ("RUN", "x && y"), ("LABEL", 'k="v" j="w"')]
 
 
-def test_base_is_a_pinned_cuda_image(dockerfile: list[tuple[str, str]]) -> None:
+def test_base_and_torch_are_the_matrix_cuda_chain(dockerfile: list[tuple[str, str]], matrix: Matrix) -> None:
+    """The CUDA chain is stated once, in matrix.yaml's vm: section; the Dockerfile must agree."""
+    arg_defaults = dict(a.split("=", 1) for a in args_of(dockerfile, "ARG") if "=" in a)
     (base,) = args_of(dockerfile, "FROM")
-    assert re.fullmatch(
-        r"nvidia/cuda:12\.\d+\.\d+-(?:cudnn-)?runtime-ubuntu22\.04(?:@sha256:[0-9a-f]{64})?", base
-    ), base
-    assert labels(dockerfile)["org.opencontainers.image.base.name"].endswith(base.split("@")[0])
+    assert base == "${BASE_IMAGE}" and arg_defaults["BASE_IMAGE"] == matrix.vm.image
+    assert arg_defaults["TORCH_VERSION"] == matrix.vm.torch
+    assert labels(dockerfile)["org.opencontainers.image.base.name"].endswith(f"/{matrix.vm.image}")
+    # A CUDA base image would carry NVIDIA_REQUIRE_CUDA: the hook could refuse to start the container
+    # under DDA on a driver the matrix accepts; the image also disables the check outright.
+    assert "nvidia/cuda" not in base and not str(matrix.vm.image).startswith("nvidia/cuda")
+    env = " ".join(args_of(dockerfile, "ENV"))
+    assert DISABLE_REQUIRE in env and "EFLOWGPU_SCOPE=container" in env
+    # The build's floors are the matrix's: CUDA 13.0 (driver 580+) and compute capability 7.5+.
+    assert matrix.vm.required_cuda == (13, 0) and matrix.vm.min_compute_capability == (7, 5)
+    entry = matrix.vm.driver_for(matrix.vm.required_cuda)
+    assert entry is not None and str(entry.minimum("DDA")) == "580.65.06"
+    assert str(entry.minimum("GPU-PV")) == "580.00"
 
 
 def test_package_installed_with_the_bench_extra(dockerfile: list[tuple[str, str]]) -> None:
@@ -88,7 +100,7 @@ def test_package_installed_with_the_bench_extra(dockerfile: list[tuple[str, str]
     assert any(
         a.startswith("TORCH_VERSION=") and a.split("=")[1][0].isdigit() for a in args_of(dockerfile, "ARG")
     )
-    assert "python3.11" in runs  # the pack needs Python 3.11; Ubuntu 22.04's python3 is 3.10
+    assert "python3 -m venv" in runs  # Ubuntu 24.04's python3 is 3.12; the pack needs 3.11 or newer
 
 
 def test_copies_the_suites_and_matrix(dockerfile: list[tuple[str, str]]) -> None:
@@ -250,14 +262,13 @@ def test_module_gets_the_gpu_and_the_report_volume(passthrough: str) -> None:
     assert mod["env"]["LEVEL"]["value"] in ("quick", "standard", "long")
 
 
-def test_disable_require_only_under_gpupv() -> None:
-    gpupv = module(load("GPU-PV"))["settings"]["createOptions"]
-    assert gpupv["Env"] == [DISABLE_REQUIRE]
-    assert "NVIDIA_DISABLE_REQUIRE" not in MANIFESTS["DDA"].read_text(encoding="utf-8")
+def test_disable_require_under_both_types() -> None:
+    """The pack judges the driver (vm.driver, vm.cuda_arch): the hook must start it on any driver."""
+    for passthrough in MANIFESTS:
+        assert module(load(passthrough))["settings"]["createOptions"]["Env"] == [DISABLE_REQUIRE]
     # Otherwise the two manifests are the same.
     dda, pv = load("DDA"), load("GPU-PV")
     for manifest in (dda, pv):
-        module(manifest)["settings"]["createOptions"].pop("Env", None)
         module(manifest)["env"].pop("EXPECT_PASSTHROUGH")
     assert dda == pv
 

@@ -37,6 +37,7 @@ from eflowgpu.vm.commands import (
     DEFAULT_PROBE_TIMEOUT_S,
     NVIDIA_SMI_FALLBACKS,
     SHELL,
+    VM_NAMESPACE_PROBES,
     VM_PROBES,
     VM_SNAPSHOT_FORMAT,
     VmProbe,
@@ -61,6 +62,7 @@ EXPECTED_NAMES = (
     "meminfo",
     "container_runtime",
     "container_toolkit",
+    "loader_libs",
 )
 WSL_SMI = "/usr/lib/wsl/lib/nvidia-smi -q -x"
 FIXED_TIME = datetime(2026, 11, 20, 10, 5, 0, tzinfo=UTC)
@@ -114,6 +116,13 @@ class FakeRunner:
 
 def _by_name(name: str) -> VmProbe:
     return next(probe for probe in VM_PROBES if probe.name == name)
+
+
+@pytest.fixture(autouse=True)
+def _probes_run_in_the_vm_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine may itself be a container: state the scope so that envelopes are the same
+    everywhere (scope detection has its own tests)."""
+    monkeypatch.setenv("EFLOWGPU_SCOPE", "vm")
 
 
 def _snapshot(runner: FakeRunner, **kwargs: Any) -> dict[str, Any]:
@@ -438,7 +447,7 @@ def test_cli_collect_vm_writes_a_snapshot(tmp_path: Path) -> None:
         p.name: p.command for p in VM_PROBES
     }
     assert all(timeout == DEFAULT_PROBE_TIMEOUT_S for _, timeout in runner.calls)
-    assert f"wrote {out_file}: 10 probes, 1 with a non-zero exit code (dev_nodes)" in out.getvalue()
+    assert f"wrote {out_file}: 11 probes, 1 with a non-zero exit code (dev_nodes)" in out.getvalue()
 
 
 def test_cli_collect_vm_without_host_leaves_it_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -449,7 +458,7 @@ def test_cli_collect_vm_without_host_leaves_it_out(tmp_path: Path, monkeypatch: 
     snapshot = json.loads(out_file.read_text(encoding="utf-8"))
     assert "host" not in snapshot
     assert snapshot["vm"] == "ci-runner"
-    assert out.getvalue().endswith("10 probes, 0 with a non-zero exit code\n")
+    assert out.getvalue().endswith("11 probes, 0 with a non-zero exit code\n")
 
 
 def test_cli_collect_vm_timeout_applies_to_every_probe(tmp_path: Path) -> None:
@@ -532,7 +541,7 @@ def test_cli_collect_vm_end_to_end(tmp_path: Path) -> None:
         timeout=600,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith(f"wrote {out_file}: 10 probes, ")
+    assert run.stdout.startswith(f"wrote {out_file}: 11 probes, ")
     snapshot = read_snapshot(out_file, VM_SNAPSHOT_FORMAT)
     assert not snapshot.host_given
     assert snapshot.extra["vm"] == "e2e"
@@ -573,7 +582,7 @@ def test_generator_is_deterministic_and_matches_the_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _generator().main(tmp_path)
-    assert "wrote 12 files" in capsys.readouterr().out
+    assert "wrote 14 files" in capsys.readouterr().out
     written = {p.name: p.read_bytes() for p in tmp_path.glob("*.json")}
     stored = {p.name: p.read_bytes() for p in _vm_files()}
     assert written == stored, "fixtures/vms is stale: run python fixtures/vms/_make_vms.py"
@@ -596,10 +605,16 @@ def test_sample_reads_as_expected(stem: str) -> None:
     assert data["collector"] == "example: written from reference facts, not captured (eflowgpu sample lab)"
     assert data.get("host") == expected["host"]
     assert snapshot.host_given == (expected["host"] is not None)
-    assert list(snapshot.probes) == list(EXPECTED_NAMES)
-    for probe in VM_PROBES:
-        allowed = {probe.command, *probe.fallbacks}
-        assert snapshot.probes[probe.name].command in allowed, probe.name
+    in_container = data.get("scope") == "container"
+    # Revision-1 recordings predate loader_libs; container ones add the VM's own answers (vm_*).
+    names = [n for n in EXPECTED_NAMES if n != "loader_libs" or "loader_libs" in data["probes"]]
+    if in_container:
+        names += [p.name for p in VM_NAMESPACE_PROBES]
+    assert list(snapshot.probes) == names
+    for probe in VM_PROBES + VM_NAMESPACE_PROBES:
+        if probe.name in snapshot.probes:
+            allowed = {probe.command, *probe.fallbacks}
+            assert snapshot.probes[probe.name].command in allowed, probe.name
 
 
 def test_samples_join_hosts_of_the_lab() -> None:
@@ -621,10 +636,12 @@ def _raw_view(stem: str) -> dict[str, Any]:
     nvidia = [f for f in functions if f[1] == "0x10de" and f[5].startswith("0x03")]
     nodes = set(probes["dev_nodes"]["stdout"].split())
     libs = set(probes["wsl_libs"]["stdout"].split()) if probes["wsl_libs"]["exit_code"] == 0 else set()
+    loader = probes.get("loader_libs", {"stdout": ""})["stdout"]
+    linked = any(line.split()[:1] == ["libcuda.so.1"] and "=>" in line for line in loader.splitlines())
     return {
         "nvidia": nvidia,
         "dxg": "/dev/dxg" in nodes,
-        "libcuda": "libcuda.so.1" in libs,
+        "libcuda": "libcuda.so.1" in libs or linked,
         "nvidia0": "/dev/nvidia0" in nodes,
         "nvrm": probes["nvidia_driver"]["exit_code"] == 0,
         "smi": probes["nvidia_smi"],
@@ -681,3 +698,50 @@ def test_unusable_xml_samples_fail_safely() -> None:
     for sample in (truncated, hostile):
         with pytest.raises(NvidiaSmiError):
             parse_nvidia_smi(sample["probes"]["nvidia_smi"]["stdout"])
+
+
+# --- contract revision 2: scope and the VM's own probes ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "markers", "scope"),
+    [
+        ({}, set(), "vm"),
+        ({}, {"/.dockerenv"}, "container"),
+        ({}, {"/run/.containerenv"}, "container"),
+        ({"EFLOWGPU_SCOPE": "container"}, set(), "container"),  # deploy/Dockerfile sets it
+        ({"EFLOWGPU_SCOPE": "vm"}, {"/.dockerenv"}, "vm"),
+        ({"EFLOWGPU_SCOPE": "bogus"}, set(), "vm"),
+    ],
+)
+def test_scope_detection(environ: dict[str, str], markers: set[str], scope: str) -> None:
+    assert vm_collector.detect_scope(environ, exists=markers.__contains__) == scope
+
+
+def test_container_scope_is_recorded_before_the_probes() -> None:
+    snapshot = _snapshot(FakeRunner(), scope="container")
+    assert list(snapshot) == ["format", "host", "vm", "captured_at", "collector", "scope", "probes"]
+    assert snapshot["scope"] == "container"
+    with pytest.raises(ValueError, match="unknown scope 'host'"):
+        _snapshot(FakeRunner(), scope="host")
+
+
+def test_vm_namespace_probes_are_the_contracts_commands_in_the_vm() -> None:
+    contract = _contract_probes()
+    for probe in VM_NAMESPACE_PROBES:
+        base = probe.name.removeprefix("vm_")
+        assert probe.command.removeprefix("sudo ") == contract[base][0]
+    assert "`vm_os_release`, `vm_container_runtime` and `vm_container_toolkit`" in CONTRACT.read_text(
+        encoding="utf-8"
+    )
+
+
+def test_loader_libs_reads_ldconfig(matrix: Matrix) -> None:
+    from eflowgpu.vm.facts import vm_facts
+
+    snapshot = read_snapshot(VMS / "vm-rtxa2000-w11-gpupv-container.json", VM_SNAPSHOT_FORMAT)
+    facts = vm_facts(snapshot)
+    assert facts.scope == "container"
+    assert facts.loader_path("libcuda.so.1") == "/usr/lib/x86_64-linux-gnu/libcuda.so.1"
+    assert facts.loader_path("libnvidia-ml.so.1") == "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"
+    assert facts.wsl_libs == frozenset() and facts.render_device is not None  # no /usr/lib/wsl/lib

@@ -85,9 +85,17 @@ def test_healthy_dda_vm_agrees_with_its_host(joined: list[SystemResult]) -> None
         and "host LAB-T4-SRV2022" in crit["vm.passthrough"].detail
     )
     assert crit["vm.identity"].status is Status.PASS and "10DE:1EB8" in crit["vm.identity"].detail
-    assert crit["vm.driver"].status is Status.PASS and "CUDA 12.2 >= 12.0" in crit["vm.driver"].detail
+    # The pack's PyTorch 2.13.0 is a CUDA 13.0 build: the VM's 535 driver (CUDA 12.2) cannot run it.
+    driver = crit["vm.driver"]
+    assert (
+        driver.status is Status.FAIL and "CUDA 12.2 < 13.0, which PyTorch 2.13.0 (CUDA 13.0)" in driver.detail
+    )
+    assert "update EFLOW to a release whose NVIDIA driver is 580.65.06 or newer" in driver.message()
+    assert crit["vm.cuda_arch"].status is Status.WARN and "cannot run" in crit["vm.cuda_arch"].detail
+    assert "compute capability 7.5" in crit["vm.cuda_arch"].detail  # the T4 itself has kernels
     assert crit["vm.pcie_link"].status is Status.PASS and crit["vm.health"].status is Status.PASS
     assert crit["vm.memory"].status is Status.PASS
+    assert crit["vm.toolkit"].status is Status.PASS and "1.17.8" in crit["vm.toolkit"].detail
 
 
 def test_gpupv_vm_agrees_and_skips_what_the_platform_does_not_report(joined: list[SystemResult]) -> None:
@@ -95,7 +103,57 @@ def test_gpupv_vm_agrees_and_skips_what_the_platform_does_not_report(joined: lis
     assert crit["vm.passthrough"].status is Status.PASS
     assert crit["vm.identity"].status is Status.PASS
     assert crit["vm.pcie_link"].status is Status.SKIP and "GPU-PV" in crit["vm.pcie_link"].detail
-    assert crit["vm.driver"].status is Status.PASS and "Windows host's driver" in crit["vm.driver"].detail
+    driver = crit["vm.driver"]
+    assert driver.status is Status.FAIL and "Windows host's driver (GPU-PV) 565.90" in driver.detail
+    assert "update the Windows host's NVIDIA driver to 580.00 or newer" in driver.message()
+    # Toolkit 1.17.3 predates the CVE-2025-23266 fix.
+    assert crit["vm.toolkit"].status is Status.WARN and "CVE-2025-23266" in crit["vm.toolkit"].detail
+
+
+def test_gpupv_inside_the_packs_container_is_gpupv(joined: list[SystemResult]) -> None:
+    """Done-when: /dev/dxg, no /usr/lib/wsl/lib, libcuda.so.1 through the linker, no NVIDIA function."""
+    system = system_of(joined, VMS / "vm-rtxa2000-w11-gpupv-container.json")
+    crit = criteria_of(system)
+    assert isinstance(system.vm, VmJudgement) and system.vm.passthrough == "GPU-PV"
+    assert "the dynamic linker finds libcuda.so.1 at /usr/lib/x86_64-linux-gnu" in system.vm.record.seen.why
+    assert crit["vm.passthrough"].status is Status.PASS and crit["vm.gpu_visible"].status is Status.PASS
+    assert crit["vm.identity"].status is Status.PASS
+    # The VM's own facts come from the vm_* probes, the image's Ubuntu is kept apart.
+    got = vm_dict(system.vm)
+    assert got["os"] == "CBL-Mariner/Linux" and got["container_toolkit"] == "1.17.8"
+    assert got["nvidia_runtime"] is True
+    assert crit["vm.toolkit"].status is Status.PASS and "vm_container_toolkit" in crit["vm.toolkit"].detail
+    # The host's 561.09 (CUDA 12.6) is older than the pack's CUDA 13.0 build needs.
+    assert (
+        crit["vm.driver"].status is Status.FAIL
+        and "561.09 supports CUDA 12.6 < 13.0" in crit["vm.driver"].detail
+    )
+    assert crit["vm.cuda_arch"].status is Status.WARN
+
+
+def test_dda_inside_the_packs_container_passes_everything(joined: list[SystemResult]) -> None:
+    system = system_of(joined, VMS / "vm-a2-iot-dda-container.json")
+    crit = criteria_of(system)
+    assert isinstance(system.vm, VmJudgement) and system.vm.passthrough == "DDA"
+    assert (
+        crit["vm.driver"].status is Status.PASS and "580.95.05 supports CUDA 13.0" in crit["vm.driver"].detail
+    )
+    assert (
+        crit["vm.cuda_arch"].status is Status.PASS and "compute capability 8.6" in crit["vm.cuda_arch"].detail
+    )
+    assert crit["vm.toolkit"].status is Status.PASS
+    assert vm_dict(system.vm)["os"] == "Microsoft Azure Linux 3.0"
+    assert vm_dict(system.vm)["scope"] == "container"
+
+
+def test_pascal_cannot_run_the_benchmarks(joined: list[SystemResult]) -> None:
+    crit = criteria_of(system_of(joined, VMS / "vm-quadro-p2000-w10ent-gpupv.json"))
+    arch = crit["vm.cuda_arch"]
+    assert arch.status is Status.WARN and not arch.required
+    assert "Quadro P2000 (compute capability 6.1) cannot run the pack's benchmarks" in arch.detail
+    assert "PyTorch CUDA 12 build" in (arch.remedy or "")
+    # WSL-mode defect of the VM's toolkit is judged only under GPU-PV; 1.14.3 is before the CVE fix.
+    assert crit["vm.toolkit"].status is Status.WARN and "1.14.3" in crit["vm.toolkit"].detail
 
 
 def test_broken_dda_driver_fails_visibly_with_the_reason(joined: list[SystemResult]) -> None:
@@ -112,7 +170,13 @@ def test_broken_dda_driver_fails_visibly_with_the_reason(joined: list[SystemResu
 
 def test_default_eflow_memory_warns(joined: list[SystemResult]) -> None:
     memory = criteria_of(system_of(joined, VMS / "vm-t4-srv2025-lowmem.json"))["vm.memory"]
-    assert memory.status is Status.WARN and "Set-EflowVM -memoryInMB 4096" in memory.message()
+    assert memory.status is Status.WARN
+    # Set-EflowVM resets what it is not given: the remedy names the CPU count and the GPU (D14).
+    assert (
+        "Set-EflowVM -cpuCount <the VM's CPU count> -memoryInMB 4096 -gpuPassthroughType "
+        'DirectDeviceAssignment -gpuName "<the GPU\'s name>" -gpuCount 1, with the VM running'
+        in memory.message()
+    )
 
 
 def test_hostile_and_truncated_xml_cost_only_that_vm(joined: list[SystemResult]) -> None:
@@ -156,3 +220,63 @@ def test_disagreement_with_the_host_fails_and_is_highlighted(matrix: Matrix) -> 
 
     page = render_html(build_report(matrix, matrix.profile("ga-2022-06"), [system]))
     assert "the VM disagrees with the host" in page
+
+
+def _toolkit_with(matrix: Matrix, stem: str, **changes: Any) -> Any:
+    import dataclasses
+
+    from eflowgpu.rules.vm import VmContext, vm_toolkit
+
+    record = read_vm_file(matrix, VMS / f"{stem}.json")
+    assert record.facts is not None and record.seen is not None
+    return vm_toolkit(VmContext(matrix, dataclasses.replace(record.facts, **changes), record.seen, None))
+
+
+@pytest.mark.parametrize(
+    ("stem", "version", "words", "absent"),
+    [
+        ("vm-rtxa2000-w11-gpupv-container", "1.13.0", "GPU access blocked", None),
+        ("vm-rtxa2000-w11-gpupv-container", "1.12.1", "docker freezes", None),
+        ("vm-a2-iot-dda-container", "1.13.0", "CVE-2025-23266", "GPU access blocked"),  # WSL mode only
+    ],
+)
+def test_toolkit_releases_with_known_defects_warn(
+    matrix: Matrix, stem: str, version: str, words: str, absent: str | None
+) -> None:
+    crit = _toolkit_with(matrix, stem, toolkit_version=version)
+    assert crit.status is Status.WARN and words in crit.detail and not crit.required
+    assert absent is None or absent not in crit.detail
+
+
+def test_toolkit_missing_or_not_captured(matrix: Matrix) -> None:
+    stem = "vm-a2-iot-dda-container"
+    missing = _toolkit_with(matrix, stem, toolkit_version=None, toolkit_installed=False)
+    assert missing.status is Status.WARN and "not installed" in missing.detail
+    unknown = _toolkit_with(matrix, stem, toolkit_version=None, toolkit_installed=None)
+    assert unknown.status is Status.UNKNOWN and "--vm-transport eflow" in (unknown.remedy or "")
+
+
+def test_container_snapshot_without_the_vms_own_probes_does_not_take_the_image_for_the_vm(
+    matrix: Matrix, tmp_path: Path
+) -> None:
+    import json
+
+    data = json.loads((VMS / "vm-a2-iot-dda-container.json").read_text(encoding="utf-8"))
+    for name in ("vm_os_release", "vm_container_runtime", "vm_container_toolkit"):
+        del data["probes"][name]
+    path = tmp_path / "a2.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    record = read_vm_file(matrix, path)
+    assert record.facts is not None and record.seen is not None
+    assert record.seen.passthrough == "DDA"
+    assert record.facts.os_name is None and record.facts.image_os == "Ubuntu 24.04.3 LTS"
+    assert record.facts.toolkit_version is None and record.facts.nvidia_runtime is None
+    assert "ran in the pack's container" in record.facts.missing["container_toolkit"]
+
+
+def test_vm_rules_yield_the_vocabularys_ids_in_order(joined: list[SystemResult]) -> None:
+    from eflowgpu.criteria import VM_CRITERIA
+
+    system = system_of(joined, VMS / "vm-a2-iot-dda-container.json")
+    assert isinstance(system.vm, VmJudgement)
+    assert [c.id for c in system.vm.criteria] == [cid for cid, _ in VM_CRITERIA]

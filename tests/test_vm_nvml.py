@@ -566,6 +566,15 @@ def test_the_wsl_library_is_used_when_the_system_has_none() -> None:
 
 
 @pytest.mark.usefixtures("no_nvml_loaded")
+def test_inside_the_packs_container_the_linker_finds_the_wsl_library() -> None:
+    """GPU-PV in a --gpus container: NVIDIA's hook mounted libnvidia-ml.so.1 into the image's library
+    folder (contract revision 2, loader_libs); /usr/lib/wsl/lib does not exist and is not needed."""
+    opener = Opener(LIBRARY)
+    assert load_nvml(opener=opener) is pynvml
+    assert opener.asked == [LIBRARY]
+
+
+@pytest.mark.usefixtures("no_nvml_loaded")
 def test_no_library_is_a_clear_result() -> None:
     result = load_nvml(opener=Opener(None))
     assert result == LoadError(

@@ -16,8 +16,10 @@ The rules applied:
 * DDA: an NVIDIA PCI function (vendor `0x10de`, class `0x03xxxx`) in `pci_devices`. It works when
   `/dev/nvidia0` and `/proc/driver/nvidia/version` exist and nvidia-smi answers; a function without a
   driver is DDA that is broken (`gpu_visible` fail), not "no GPU".
-* GPU-PV: `/dev/dxg` and `libcuda.so.1` in `/usr/lib/wsl/lib`, no NVIDIA PCI function (Microsoft's
-  `1414:008e` render device is not one). nvidia-smi there reports the host's Windows driver.
+* GPU-PV: `/dev/dxg` and `libcuda.so.1` in `/usr/lib/wsl/lib` or, inside the pack's container
+  (contract revision 2, `scope` container), through the dynamic linker (`loader_libs`: `ldconfig -p`
+  lists `/usr/lib/x86_64-linux-gnu/libcuda.so.1`), no NVIDIA PCI function (Microsoft's `1414:008e`
+  render device is not one). nvidia-smi there reports the host's Windows driver.
 * none: neither (`gpu_visible` skip: there is nothing to see).
 * `pci_id` is `VVVV:DDDD`. An XML id that is redacted or whose vendor half is not `10DE` is not an id:
   the XML's GPU is paired with its sysfs function by bus id (`00003A5E:00:00.0` is `3a5e:00:00.0`) and
@@ -141,6 +143,39 @@ EXPECTED: dict[str, dict[str, Any]] = {
     # (i) Unusable nvidia_smi XML (cut mid-element; billion-laughs entities): sysfs facts only.
     "vm-t4-partial-truncated-xml": _vm("LAB-T4-PARTIAL", "DDA", [_gpu(T4, "t4")], "fail"),
     "vm-t4-win10pro-hostile-xml": _vm("LAB-T4-WIN10PRO", "DDA", [_gpu(T4, "t4")], "fail"),
+    # (k) Container scope, GPU-PV RTX A2000: /dev/dxg only, no /usr/lib/wsl/lib, libcuda.so.1 through
+    # the linker in /usr/lib/x86_64-linux-gnu, nvidia-smi on PATH answers with the host's 561.09.
+    "vm-rtxa2000-w11-gpupv-container": _vm(
+        "LAB-A2000-W11",
+        "GPU-PV",
+        [
+            _gpu(
+                "10DE:2531",
+                "rtx_a2000",
+                "561.09",
+                "12.6",
+                6138,
+                {"gen_max": 4, "width_max": 16, "gen_current": 4, "width_current": 16},
+            )
+        ],
+        "pass",
+    ),
+    # (l) Container scope, DDA NVIDIA A2 (vPCI 6b0e:00:00.0): the function, /dev/nvidia0, NVRM 580.95.05.
+    "vm-a2-iot-dda-container": _vm(
+        "LAB-A2-IOT1620",
+        "DDA",
+        [
+            _gpu(
+                "10DE:25B6",
+                "a2",
+                "580.95.05",
+                "13.0",
+                15356,
+                {"gen_max": 4, "width_max": 8, "gen_current": 4, "width_current": 8},
+            )
+        ],
+        "pass",
+    ),
     # (j) Not readable as eflow-gpu-vm-snapshot/1: invalid JSON, and format eflow-gpu-vm-snapshot/2.
     "vm-corrupt-truncated": _error(),
     "vm-wrong-format": _error(),

@@ -34,6 +34,8 @@ from eflowgpu.matrix.model import (
     Profile,
     Source,
     SupportRow,
+    ToolkitDefect,
+    ToolkitRequirements,
     VmRequirements,
     WindowsRelease,
     WindowsRule,
@@ -393,8 +395,36 @@ def _cuda(node: _Node, key: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def _toolkit_version(node: _Node, key: str) -> tuple[int, int, int]:
+    text = str(node.get(key, str))
+    parts = text.split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise node.error(key, f"expected a toolkit version like '1.17.8', got {text!r}")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def _toolkit(node: _Node) -> ToolkitRequirements:
+    node.check_keys(set(), {"min_version", "min_reason", "defects"})
+    defects = []
+    if "defects" in node.map:
+        for item in node.list_of_nodes("defects"):
+            item.check_keys({"version", "defect"}, {"wsl_only"})
+            wsl_only = item.get("wsl_only", bool, True)
+            defects.append(
+                ToolkitDefect(_toolkit_version(item, "version"), item.require_text("defect"), wsl_only)
+            )
+    return ToolkitRequirements(
+        _toolkit_version(node, "min_version") if "min_version" in node.map else None,
+        node.text("min_reason"),
+        tuple(defects),
+    )
+
+
 def _vm(node: _Node) -> VmRequirements:
-    node.check_keys({"required_cuda", "min_memory_mib"}, {"memory_tolerance", "cuda_drivers"})
+    node.check_keys(
+        {"required_cuda", "min_memory_mib"},
+        {"memory_tolerance", "cuda_drivers", "image", "torch", "min_compute_capability", "toolkit"},
+    )
     drivers = []
     if "cuda_drivers" in node.map:
         for item in node.list_of_nodes("cuda_drivers"):
@@ -409,7 +439,16 @@ def _vm(node: _Node) -> VmRequirements:
     memory = node.get("min_memory_mib", int)
     if memory is None or memory < 0:
         raise node.error("min_memory_mib", "expected an integer of 0 or more")
-    return VmRequirements(_cuda(node, "required_cuda"), memory, float(tolerance), tuple(drivers))
+    return VmRequirements(
+        _cuda(node, "required_cuda"),
+        memory,
+        float(tolerance),
+        tuple(drivers),
+        node.text("image"),
+        str(node.get("torch", str)) if "torch" in node.map else None,
+        _cuda(node, "min_compute_capability") if "min_compute_capability" in node.map else None,
+        _toolkit(node.child("toolkit")) if "toolkit" in node.map else ToolkitRequirements(),
+    )
 
 
 def _benchmarks(node: _Node, gpus: dict[str, CatalogGpu]) -> BenchmarkReferences:

@@ -249,13 +249,41 @@ class CudaDriver:
 
 
 @dataclass(frozen=True)
+class ToolkitDefect:
+    """A release of the NVIDIA container toolkit with a known defect (``wsl_only``: under GPU-PV)."""
+
+    version: tuple[int, int, int]
+    defect: str
+    wsl_only: bool = True
+
+
+@dataclass(frozen=True)
+class ToolkitRequirements:
+    """The VM's NVIDIA container toolkit: the oldest release without a known CVE, and bad releases."""
+
+    min_version: tuple[int, int, int] | None = None
+    min_reason: str | None = None
+    defects: tuple[ToolkitDefect, ...] = ()
+
+
+@dataclass(frozen=True)
 class VmRequirements:
-    """What the in-VM suite needs."""
+    """What the in-VM suite needs.
+
+    The CUDA chain is stated once, here: ``image`` (the container's base) and ``torch`` (its PyTorch
+    build) are what deploy/Dockerfile builds (a test checks that it agrees), ``required_cuda`` is
+    that build's CUDA (the driver must support it: ``cuda_drivers``), ``min_compute_capability``
+    the oldest GPU architecture it has kernels for.
+    """
 
     required_cuda: tuple[int, int] = (12, 0)
     min_memory_mib: int = 4096
     memory_tolerance: float = 0.88
     cuda_drivers: tuple[CudaDriver, ...] = ()
+    image: str | None = None
+    torch: str | None = None
+    min_compute_capability: tuple[int, int] | None = None
+    toolkit: ToolkitRequirements = field(default_factory=ToolkitRequirements)
 
     def driver_for(self, cuda: tuple[int, int]) -> CudaDriver | None:
         """The entry of the highest CUDA at or below ``cuda`` within the same major version."""

@@ -61,6 +61,7 @@ def vm_dict(vm: VmJudgement | VmRecord) -> dict[str, Any]:
         "nvidia_runtime": facts.nvidia_runtime if facts else None,
         "container_toolkit": facts.toolkit_version if facts else None,
         "gpu_source": facts.gpu_source if facts else None,
+        "scope": facts.scope if facts else None,
         "captured_at": record.captured_at,
     }
 

@@ -59,6 +59,31 @@ def judge_vm(
     return [rule(ctx) for rule in VM_RULES]
 
 
+def set_eflow_vm(
+    memory_mib: int,
+    *,
+    cpu_count: int | None = None,
+    passthrough: str | None = None,
+    gpu_count: int | None = None,
+) -> str:
+    """The ``Set-EflowVM`` remedy that resizes the VM's memory and keeps its other settings.
+
+    Set-EflowVM resets every argument it is not given (the CPU count back to 1, the GPU removed), so
+    the remedy names them all; ``-gpuCount`` is valid with DirectDeviceAssignment only. A stopped VM
+    cannot be resized (Azure/iotedge-eflow#273): the remedy says to start it first.
+    """
+    cpus = str(cpu_count) if cpu_count else "<the VM's CPU count>"
+    command = f"Set-EflowVM -cpuCount {cpus} -memoryInMB {memory_mib}"
+    if passthrough in EFLOW_TYPE:
+        command += f' -gpuPassthroughType {EFLOW_TYPE[passthrough]} -gpuName "<the GPU\'s name>"'
+        if passthrough == "DDA":
+            command += f" -gpuCount {gpu_count or 1}"
+    return (
+        f"{command}, with the VM running (Start-EflowVm first: Set-EflowVM cannot resize a stopped VM, "
+        "and it resets every setting it is not given)"
+    )
+
+
 def vm_passthrough(ctx: VmContext) -> Criterion:
     """``vm.passthrough``: the GPU arrives by the passthrough type the host predicts."""
     seen = ctx.seen
@@ -157,9 +182,11 @@ def vm_driver(ctx: VmContext) -> Criterion:
     if cuda is not None:
         shown = f"{where} {driver_text or '(version not shown)'} supports CUDA {cuda[0]}.{cuda[1]}"
         if cuda >= need:
-            return Criterion("vm.driver", Status.PASS, True, f"{shown} >= {need_text}, which the pack needs")
+            return Criterion(
+                "vm.driver", Status.PASS, True, f"{shown} >= {need_text}, which {_build(ctx)} needs"
+            )
         return Criterion(
-            "vm.driver", Status.FAIL, True, f"{shown} < {need_text}, which the pack needs", remedy
+            "vm.driver", Status.FAIL, True, f"{shown} < {need_text}, which {_build(ctx)} needs", remedy
         )
     try:
         version = DriverVersion.parse(driver_text or "")
@@ -195,6 +222,114 @@ def _cuda(text: str | None) -> tuple[int, int] | None:
         return None
     major, _, minor = text.strip().partition(".")
     return (int(major), int(minor or 0)) if major.isdigit() and (minor or "0").isdigit() else None
+
+
+def _build(ctx: VmContext) -> str:
+    """The pack's CUDA build as details name it: ``PyTorch 2.13.0 (CUDA 13.0)``."""
+    need = ctx.matrix.vm.required_cuda
+    torch = ctx.matrix.vm.torch
+    return f"{'PyTorch ' + torch if torch else 'the pack CUDA build'} (CUDA {need[0]}.{need[1]})"
+
+
+def vm_cuda_arch(ctx: VmContext) -> Criterion:
+    """``vm.cuda_arch``: the pack's CUDA build has kernels for the GPU and accepts its driver, so the
+    benchmarks can run (not required: a GPU that cannot run them may still be eligible)."""
+    if (skipped := _needs_gpu(ctx, "vm.cuda_arch", required=False)) is not None:
+        return skipped
+    floor = ctx.matrix.vm.min_compute_capability
+    if floor is None:
+        return Criterion(
+            "vm.cuda_arch", Status.SKIP, False, "matrix.yaml states no vm.min_compute_capability"
+        )
+    parts = [_arch_of(ctx, g, floor) for g in ctx.seen.gpus]
+    need = ctx.matrix.vm.required_cuda
+    cuda = _cuda(ctx.facts.cuda_version)
+    if cuda is not None and cuda < need:
+        parts.append(
+            (
+                Status.WARN,
+                f"the driver supports CUDA {cuda[0]}.{cuda[1]}, older than {_build(ctx)}: the CUDA "
+                "benchmarks cannot run",
+                "update the driver as vm.driver says",
+            )
+        )
+    return _worst("vm.cuda_arch", False, parts)
+
+
+def _arch_of(ctx: VmContext, seen: ObservedGpu, floor: tuple[int, int]) -> tuple[Status, str, str | None]:
+    model = seen.identity.model
+    cc = _cuda(model.specs.cc) if model is not None and model.specs.cc else None
+    build = _build(ctx)
+    if cc is None:
+        brand = seen.identity.brand.label if seen.identity.brand else "an unknown brand"
+        return (
+            Status.UNKNOWN,
+            f"{seen.label} ({brand}) is not in the catalog: its compute capability is not known, so "
+            f"whether {build} has kernels for it is not judged; the benchmarks measure it",
+            "add the GPU with its compute capability (specs.cc) to the catalog in matrix.yaml",
+        )
+    shown = f"{seen.label} (compute capability {cc[0]}.{cc[1]})"
+    if cc < floor:
+        return (
+            Status.WARN,
+            f"{shown} cannot run the pack's benchmarks: {build} has kernels for compute capability "
+            f"{floor[0]}.{floor[1]} and newer",
+            f"use a GPU of compute capability {floor[0]}.{floor[1]} or newer, or build the image with a "
+            "PyTorch CUDA 12 build (it still has kernels for this GPU) and set vm.torch, "
+            "vm.required_cuda and vm.min_compute_capability in matrix.yaml to match",
+        )
+    return Status.PASS, f"{build} has kernels for {shown}", None
+
+
+def _toolkit_version(text: str) -> tuple[int, int, int] | None:
+    parts = text.split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def vm_toolkit(ctx: VmContext) -> Criterion:
+    """``vm.toolkit``: the VM's NVIDIA container toolkit has no known WSL-mode defect (under GPU-PV)
+    and no known CVE (not required)."""
+    facts, rules = ctx.facts, ctx.matrix.vm.toolkit
+    where = "the VM's own (vm_container_toolkit)" if facts.scope == "container" else "the VM's"
+    update = "update EFLOW: its VM carries the NVIDIA container toolkit"
+    version = _toolkit_version(facts.toolkit_version or "")
+    if version is None:
+        if ctx.seen.passthrough == "none":
+            return Criterion("vm.toolkit", Status.SKIP, False, "no GPU reaches this VM")
+        if facts.toolkit_installed is False:
+            return Criterion(
+                "vm.toolkit",
+                Status.WARN,
+                False,
+                f"{where} NVIDIA container toolkit is not installed: docker --gpus and IoT Edge "
+                "DeviceRequests cannot give the GPU to a container",
+                update,
+            )
+        missing = facts.missing.get("container_toolkit") or facts.missing.get(
+            "vm_container_toolkit", "nvidia-container-cli --version gave no version"
+        )
+        return Criterion(
+            "vm.toolkit",
+            Status.UNKNOWN,
+            False,
+            f"the VM's NVIDIA container toolkit version is not known ({missing})",
+            "run the pack through the EFLOW transport (--vm-transport eflow), which records the VM's "
+            "own toolkit",
+        )
+    shown = f"{where} NVIDIA container toolkit {facts.toolkit_version}"
+    problems = [
+        d.defect
+        for d in rules.defects
+        if d.version == version and (not d.wsl_only or ctx.seen.passthrough == "GPU-PV")
+    ]
+    if rules.min_version is not None and version < rules.min_version:
+        low = ".".join(str(p) for p in rules.min_version)
+        problems.append(f"older than {low}" + (f": {rules.min_reason}" if rules.min_reason else ""))
+    if problems:
+        return Criterion("vm.toolkit", Status.WARN, False, f"{shown}: " + "; ".join(problems), update)
+    return Criterion("vm.toolkit", Status.PASS, False, f"{shown}: no known defect or CVE")
 
 
 def vm_identity(ctx: VmContext) -> Criterion:
@@ -255,8 +390,7 @@ def vm_memory(ctx: VmContext) -> Criterion:
         False,
         f"the VM has {mib} MiB (MemTotal) < {need} MiB recommended for GPU work; EFLOW's default "
         "of 1024 MB starves GPU workloads",
-        f"Set-EflowVM -memoryInMB {need} (give the GPU options again: Set-EflowVM resets what is not "
-        "specified)",
+        set_eflow_vm(need, passthrough=ctx.seen.passthrough),
     )
 
 
@@ -434,5 +568,7 @@ VM_RULES: tuple[Callable[[VmContext], Criterion], ...] = (
     vm_memory,
     vm_pcie_link,
     vm_health,
+    vm_toolkit,
+    vm_cuda_arch,
 )
 """The VM rules in the contract's criterion order."""

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULT_PROBE_TIMEOUT_S",
     "NVIDIA_SMI_FALLBACKS",
+    "SCOPES",
     "SHELL",
+    "VM_NAMESPACE_PREFIX",
+    "VM_NAMESPACE_PROBES",
     "VM_PROBES",
     "VM_SNAPSHOT_FORMAT",
     "VmProbe",
@@ -66,6 +69,7 @@ NVIDIA_SMI = "nvidia-smi -q -x"
 MEMINFO = "cat /proc/meminfo"
 CONTAINER_RUNTIME = "docker info --format '{{json .Runtimes}}'"
 CONTAINER_TOOLKIT = "nvidia-container-cli --version"
+LOADER_LIBS = "ldconfig -p"
 
 NVIDIA_SMI_FALLBACKS: tuple[str, ...] = ("/usr/lib/wsl/lib/nvidia-smi -q -x",)
 """Under GPU-PV ``nvidia-smi`` comes with the host's driver in ``/usr/lib/wsl/lib``, which is often
@@ -82,8 +86,25 @@ VM_PROBES: tuple[VmProbe, ...] = (
     VmProbe("meminfo", MEMINFO),
     VmProbe("container_runtime", CONTAINER_RUNTIME),
     VmProbe("container_toolkit", CONTAINER_TOOLKIT),
+    VmProbe("loader_libs", LOADER_LIBS),
 )
 """Every VM probe, in the contract's order."""
+
+SCOPES = ("vm", "container")
+"""The envelope's ``scope`` (contract revision 2): where the probes ran. Absent means ``vm``."""
+
+VM_NAMESPACE_PREFIX = "vm_"
+"""Prefix of the probes recorded in the EFLOW VM's own namespace while the others ran in the pack's
+container (``vm_os_release``, ``vm_container_runtime``, ``vm_container_toolkit``)."""
+
+VM_NAMESPACE_PROBES: tuple[VmProbe, ...] = (
+    VmProbe("vm_os_release", OS_RELEASE),
+    VmProbe("vm_container_runtime", "sudo " + CONTAINER_RUNTIME),
+    VmProbe("vm_container_toolkit", CONTAINER_TOOLKIT),
+)
+"""The contract's container-describing probes as run in the VM's own namespace (by the EFLOW
+transport, through ``Invoke-EflowVmCommand``). ``docker`` needs root there: EFLOW's ``iotedge-user``
+runs it with ``sudo``, which works without a password in the EFLOW VM."""
 
 
 def shell_argv(command: str) -> list[str]:

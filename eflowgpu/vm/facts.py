@@ -4,6 +4,11 @@ The probes are the contract's (``contracts/vm-snapshot.md``). ``dev_nodes`` and 
 ``ls`` outputs: names that exist are on stdout even when others are missing and the exit code is
 non-zero. GPUs come from the ``nvml`` probe when the live collector recorded one (NVML answers,
 serialized), else from ``nvidia_smi`` XML; both give the same :class:`VmGpu` facts.
+
+Revision 2 of the contract: a snapshot whose ``scope`` is ``container`` was taken inside the pack's
+container, so ``os_release``, ``container_runtime`` and ``container_toolkit`` describe the image, not
+the VM. The VM's own answers are the ``vm_*`` probes; without them those facts are not known
+(``None`` with the reason in :attr:`VmFacts.missing`), never the image's taken for the VM's.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 
 from eflowgpu.nvsmi import NvidiaSmiError
 from eflowgpu.snapshot import Snapshot
+from eflowgpu.vm.commands import SCOPES, VM_NAMESPACE_PREFIX
 from eflowgpu.vm.model import VmGpu
 from eflowgpu.vm.serialize import NVML_PROBE, gpus_from_nvml_probe
 from eflowgpu.vm.smi import gpus_from_smi, read_smi
@@ -25,7 +31,12 @@ _NVRM = re.compile(r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)")
 _OS_FIELD = re.compile(r'^(?P<key>[A-Z_]+)=(?P<value>"[^"]*"|\S*)\s*$')
 _MEM_FIELD = re.compile(r"^(?P<key>\w+):\s+(?P<value>\d+)\s*kB\s*$")
 _TOOLKIT = re.compile(r"version[: ]+(\d+\.\d+\.\d+)", re.IGNORECASE)
+_LDCONFIG = re.compile(
+    r"^\s*(?P<name>\S+)\s+\((?P<flags>[^)]*)\)(?:\s+OS ABI:[^=]*)?\s+=>\s+(?P<path>\S+)\s*$"
+)
 NVIDIA = "10DE"
+NOT_FOUND_EXIT = 127
+"""The shell's exit status for a program that is not installed."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +78,31 @@ class VmFacts:
     toolkit_version: str | None = None
     missing: dict[str, str] = field(default_factory=dict)
     attached_gpus: int | None = None
+    scope: str = "vm"
+    loader_libs: tuple[tuple[str, str], ...] | None = None
+    image_os: str | None = None
+    toolkit_installed: bool | None = None
 
     @property
     def nvidia_functions(self) -> tuple[PciFunction, ...]:
         """NVIDIA display/3D functions the VM sees (DDA puts the GPU here)."""
         return tuple(f for f in self.pci_functions or () if f.is_nvidia_display)
+
+    def loader_path(self, name: str) -> str | None:
+        """Where the dynamic linker finds library ``name`` (``ldconfig -p``), or None."""
+        return next((path for lib, path in self.loader_libs or () if lib == name), None)
+
+    @property
+    def render_device(self) -> PciFunction | None:
+        """Microsoft's paravirtual render device (``1414:008e``, class ``0302xx``) that GPU-PV shows."""
+        return next(
+            (
+                f
+                for f in self.pci_functions or ()
+                if f.vendor == "1414" and f.device == "008E" and f.class_code.startswith("0302")
+            ),
+            None,
+        )
 
 
 def vm_facts(snapshot: Snapshot) -> VmFacts:
@@ -91,17 +122,39 @@ def vm_facts(snapshot: Snapshot) -> VmFacts:
             return None
         return probe.stdout.lstrip("\ufeff")
 
+    def vm_text(name: str) -> str | None:
+        """A container-describing probe as the VM answers it: ``vm_<name>`` when recorded, else
+        ``<name>`` when the probes ran in the VM's own namespace."""
+        if snapshot.probe(VM_NAMESPACE_PREFIX + name) is not None:
+            return text(VM_NAMESPACE_PREFIX + name)
+        if scope == "container":
+            missing[name] = (
+                f"probe {name!r} ran in the pack's container, not in the VM, and the VM's own answer "
+                f"({VM_NAMESPACE_PREFIX}{name}) was not recorded"
+            )
+            return None
+        return text(name)
+
+    scope = snapshot.extra.get("scope", "vm")
+    if scope not in SCOPES:
+        missing["scope"] = f"unknown scope {scope[:40]!r} (expected one of {', '.join(SCOPES)}): read as 'vm'"
+        scope = "vm"
     gpus, driver, cuda, source, problem = _gpus(snapshot, missing)
     attached = _attached_gpus(snapshot) if source == "nvidia-smi" else None
-    os_release = text("os_release")
+    os_release = vm_text("os_release")
+    image_release = text("os_release") if scope == "container" else None
     kernel = text("kernel")
     pci = text("pci_devices")
     nodes = text("dev_nodes", any_exit=True)
     libs = text("wsl_libs", any_exit=True)
+    loader = text("loader_libs")
     nvrm = text("nvidia_driver")
     meminfo = text("meminfo")
-    runtime = text("container_runtime")
-    toolkit = text("container_toolkit")
+    runtime = vm_text("container_runtime")
+    toolkit = vm_text("container_toolkit")
+    toolkit_probe = snapshot.probe(VM_NAMESPACE_PREFIX + "container_toolkit") or (
+        snapshot.probe("container_toolkit") if scope != "container" else None
+    )
     host = snapshot.host if snapshot.host_given else None
     return VmFacts(
         vm=snapshot.extra.get("vm") or (f"{host}-EFLOW" if host else snapshot.host),
@@ -122,6 +175,16 @@ def vm_facts(snapshot: Snapshot) -> VmFacts:
         toolkit_version=_toolkit(toolkit) if toolkit is not None else None,
         missing=missing,
         attached_gpus=attached,
+        scope=scope,
+        loader_libs=_ldconfig(loader) if loader is not None else None,
+        image_os=_os_name(image_release) if image_release is not None else None,
+        toolkit_installed=(
+            None
+            if toolkit_probe is None
+            else toolkit_probe.exit_code == 0
+            if toolkit_probe.exit_code in (0, NOT_FOUND_EXIT)
+            else None
+        ),
     )
 
 
@@ -214,6 +277,16 @@ def _meminfo(text: str) -> dict[str, int]:
         if match:
             values[match["key"]] = int(match["value"])
     return values
+
+
+def _ldconfig(text: str) -> tuple[tuple[str, str], ...]:
+    """``ldconfig -p`` lines as (library name, path), in the linker's order of preference."""
+    found = []
+    for line in text.splitlines():
+        match = _LDCONFIG.match(line)
+        if match:
+            found.append((match["name"], match["path"]))
+    return tuple(found)
 
 
 def _toolkit(text: str) -> str | None:

@@ -3,7 +3,10 @@
 Rules of ``contracts/vm-snapshot.md``: DDA when an NVIDIA display/3D PCI function is in sysfs (it
 works when the kernel driver is loaded, ``/dev/nvidia0`` exists and nvidia-smi/NVML answers; a
 function without a driver is DDA that is broken, not "no GPU"); GPU-PV when ``/dev/dxg`` exists and
-``/usr/lib/wsl/lib`` holds ``libcuda.so.1`` (no NVIDIA PCI function); none otherwise. A GPU's ids
+``libcuda.so.1`` is found, in ``/usr/lib/wsl/lib`` (the VM's namespace) or through the dynamic linker
+(``ldconfig -p``: inside the pack's container, where NVIDIA's container hook mounts the WSL driver
+libraries into the image's library folder and ``/usr/lib/wsl/lib`` does not exist), with no NVIDIA
+PCI function (Microsoft's paravirtual render device ``1414:008e`` corroborates); none otherwise. A GPU's ids
 come from nvidia-smi/NVML unless they are missing or redacted: then from the sysfs function with
 the same bus id; with neither, the product is identified by name.
 """
@@ -68,21 +71,34 @@ def observe(matrix: Matrix, facts: VmFacts) -> VmObservation:
         return VmObservation(
             "DDA", f"NVIDIA PCI function {shown} is in the VM", gpus, not problems, tuple(problems)
         )
-    if "/dev/dxg" in nodes and "libcuda.so.1" in libs:
+    cuda_lib = _gpupv_cuda_library(facts, libs)
+    if "/dev/dxg" in nodes and cuda_lib is not None:
         problems = [] if facts.gpus else [facts.smi_problem or "nvidia-smi and NVML report no GPU"]
         gpus = _identify(matrix, facts, ())
+        render = facts.render_device
+        corroborated = f"; the paravirtual render device 1414:008E is at {render.address}" if render else ""
         return VmObservation(
             "GPU-PV",
-            "/dev/dxg exists and /usr/lib/wsl/lib holds libcuda.so.1, no NVIDIA PCI function",
+            f"/dev/dxg exists and {cuda_lib}, no NVIDIA PCI function{corroborated}",
             gpus,
             not problems,
             tuple(problems),
         )
     seen = []
     if "/dev/dxg" in nodes:
-        seen.append("/dev/dxg exists but /usr/lib/wsl/lib has no libcuda.so.1")
+        seen.append(
+            "/dev/dxg exists but libcuda.so.1 is neither in /usr/lib/wsl/lib nor known to the dynamic linker"
+        )
     why = "; ".join(seen) or "no NVIDIA PCI function, no /dev/dxg"
     return VmObservation("none", why, _identify(matrix, facts, ()), False, tuple(seen))
+
+
+def _gpupv_cuda_library(facts: VmFacts, wsl_libs: frozenset[str]) -> str | None:
+    """Where GPU-PV's ``libcuda.so.1`` is, said as a reason; None when it is nowhere."""
+    if "libcuda.so.1" in wsl_libs:
+        return "/usr/lib/wsl/lib holds libcuda.so.1"
+    path = facts.loader_path("libcuda.so.1")
+    return f"the dynamic linker finds libcuda.so.1 at {path}" if path else None
 
 
 def _identify(matrix: Matrix, facts: VmFacts, functions: tuple[PciFunction, ...]) -> tuple[ObservedGpu, ...]:
