@@ -72,7 +72,12 @@ class WaiverNote:
 
     def to_dict(self) -> dict[str, str]:
         """The contract's ``waiver`` object."""
-        return {"id": self.id, "reason": self.reason, "approved_by": self.approved_by, "expires": self.expires}
+        return {
+            "id": self.id,
+            "reason": self.reason,
+            "approved_by": self.approved_by,
+            "expires": self.expires,
+        }
 
 
 @dataclass(frozen=True)

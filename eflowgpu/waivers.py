@@ -83,7 +83,7 @@ class Waiver:
         return model is not None and model.casefold() == self.gpu.casefold()
 
     def to_dict(self) -> dict[str, str]:
-        """The waiver as recorded in a report's ``waivers.entries`` (and read back by :func:`parse_entries`)."""
+        """The waiver as a report records it in ``waivers.entries`` (read back by :func:`parse_entries`)."""
         return {
             "id": self.id,
             "criterion": self.criterion,
@@ -198,7 +198,10 @@ def parse_waivers(raw: bytes, where: str) -> WaiverSet:
     for waiver in waivers:
         if waiver.id in seen:
             raise WaiversError(
-                file, waiver.line, "waivers.id", f"duplicate id {waiver.id!r} (first on line {seen[waiver.id]})"
+                file,
+                waiver.line,
+                "waivers.id",
+                f"duplicate id {waiver.id!r} (first on line {seen[waiver.id]})",
             )
         seen[waiver.id] = waiver.line
     return WaiverSet(where, hashlib.sha256(raw).hexdigest(), waivers)

@@ -95,7 +95,9 @@ def check_criterion(where: str, crit: Criterion) -> None:
     if crit.status is Status.FAIL:
         pytest.fail(f"{where}: {crit.message()}", pytrace=False)
     if crit.status is Status.WAIVED and crit.waiver is not None:  # issue 13: never shown as a pass
-        pytest.xfail(f"{where} waived by {crit.waiver.id} (approved by {crit.waiver.approved_by}): {crit.message()}")
+        pytest.xfail(
+            f"{where} waived by {crit.waiver.id} (approved by {crit.waiver.approved_by}): {crit.message()}"
+        )
     if crit.status in (Status.UNKNOWN, Status.SKIP):
         pytest.skip(f"{where} {crit.status.value}: {crit.message()}")
     if crit.status is Status.WARN:

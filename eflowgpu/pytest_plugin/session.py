@@ -26,10 +26,10 @@ from eflowgpu.matrix import Matrix, Profile, load_matrix
 from eflowgpu.pytest_plugin.benchcases import PROPERTY as BENCH_PROPERTY
 from eflowgpu.pytest_plugin.benchcases import GpuContext
 from eflowgpu.pytest_plugin.cases import HostCase, host_cases
+from eflowgpu.pytest_plugin.waiving import RunWaivers
 from eflowgpu.report.files import write_reports
 from eflowgpu.report.model import build_report
 from eflowgpu.snapshot import snapshot_files
-from eflowgpu.pytest_plugin.waiving import RunWaivers
 from eflowgpu.vm.evaluate import VmJudgement, VmRecord, attach_vms, read_vm_file
 
 log = logging.getLogger(__name__)
