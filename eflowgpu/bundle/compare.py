@@ -32,6 +32,15 @@ class Difference:
     rejudged: object
 
     @property
+    def kind(self) -> str:
+        """``verdict``, ``criterion``, ``passthrough`` or ``report`` (any other field)."""
+        if self.field.endswith("verdict") or "verdicts" in self.field:
+            return "verdict"
+        if "criteria[" in self.field:
+            return "criterion"
+        return "passthrough" if "passthrough" in self.field else "report"
+
+    @property
     def where(self) -> str:
         """``system / GPU (PCI id)`` or the system alone."""
         return f"{self.system} / {self.gpu}" if self.gpu else self.system

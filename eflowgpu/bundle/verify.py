@@ -346,10 +346,7 @@ def _rejudge(
         return
     result.rejudged_systems = len(as_mappings(mine.get("systems")))
     for difference in compare_reports(report, mine):
-        kind = (
-            "verdict" if difference.field.endswith("verdict") or "verdicts" in difference.field else "report"
-        )
-        result.problem(kind, difference.message())
+        result.problem(difference.kind, difference.message())
     theirs_applied = as_mappings(as_mapping(report.get("waivers")).get("applied"))
     my_applied = as_mappings(as_mapping(mine.get("waivers")).get("applied"))
     if [dict(a) for a in theirs_applied] != [dict(a) for a in my_applied]:
