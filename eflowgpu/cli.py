@@ -204,7 +204,8 @@ def _add_fleet(subparsers: SubParsers) -> None:
         nargs="+",
         type=Path,
         metavar="REPORT",
-        help="a compat-report.json file, or a folder searched recursively for compat-report.json",
+        help="a compat-report.json file, a package made by eflowgpu bundle (.tar.gz, verified first), "
+        "or a folder searched recursively for compat-report.json",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write into")
     parser.add_argument(

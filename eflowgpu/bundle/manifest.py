@@ -50,7 +50,8 @@ class Manifest:
     """The parsed manifest."""
 
     pack_version: str
-    created_at: str
+    report_generated_at: str
+    """When the packaged run wrote its report (the package has no time of its own: it is reproducible)."""
     python: str
     platform: str
     submitter: str | None
@@ -68,7 +69,7 @@ class Manifest:
         return {
             "format": BUNDLE_FORMAT,
             "pack_version": self.pack_version,
-            "created_at": self.created_at,
+            "report_generated_at": self.report_generated_at,
             "python": self.python,
             "platform": self.platform,
             "submitter": self.submitter,
@@ -124,7 +125,7 @@ def parse_manifest(raw: bytes) -> Manifest:
         waivers = data.get("waivers")
         return Manifest(
             pack_version=_text(data.get("pack_version"), "pack_version"),
-            created_at=_text(data.get("created_at"), "created_at"),
+            report_generated_at=_text(data.get("report_generated_at"), "report_generated_at"),
             python=_text(data.get("python"), "python"),
             platform=_text(data.get("platform"), "platform"),
             submitter=data["submitter"] if isinstance(data.get("submitter"), str) else None,

@@ -9,10 +9,8 @@ reports, JUnit XML and pytest-benchmark JSON of the run.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +61,8 @@ def make_bundle(
     """Package the run in ``report_dir`` into ``out``.
 
     Relative snapshot sources are looked up from ``base`` (default: the working folder), then from
-    the report folder's parent and the report folder. ``matrix`` replaces the matrix path the
+    the folder of the matrix the report names (the project), the report folder's parent and the
+    report folder. ``matrix`` replaces the matrix path the
     report names (its SHA-256 must still match).
 
     Raises:
@@ -78,11 +77,12 @@ def make_bundle(
         raise BundleError(f"{report_path}: {exc}") from None
     if not isinstance(report, Mapping) or report.get("format") != REPORT_FORMAT:
         raise BundleError(f"{report_path} is not an {REPORT_FORMAT} report")
-    roots = [base or Path.cwd(), report_dir.parent, report_dir]
+    matrix_info = as_mapping(report.get("matrix"))
+    named_matrix = Path(str(matrix_info.get("path") or "matrix.yaml"))
+    roots = [base or Path.cwd(), named_matrix.parent, report_dir.parent, report_dir]
     files: dict[str, bytes] = {REPORT_MEMBER: report_raw}
     snapshots = _snapshots(report, roots, files)
-    matrix_info = as_mapping(report.get("matrix"))
-    matrix_file = matrix or Path(str(matrix_info.get("path") or "matrix.yaml"))
+    matrix_file = matrix or named_matrix
     matrix_raw = _read(_locate(str(matrix_file), roots) or matrix_file, "the matrix")
     matrix_sha = hashlib.sha256(matrix_raw).hexdigest()
     if matrix_sha != matrix_info.get("sha256"):
@@ -97,7 +97,7 @@ def make_bundle(
     waivers = as_mapping(report.get("waivers"))
     manifest = Manifest(
         pack_version=environment["pack.version"],
-        created_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        report_generated_at=str(report.get("generated_at") or ""),
         python=environment["python"],
         platform=environment["platform"],
         submitter=submitter,
@@ -159,7 +159,10 @@ def _snapshots(
             seen.add(source)
             path = _locate(source, roots)
             if path is None:
-                raise BundleError(f"snapshot {source} (system {system.get('host')}) not found")
+                raise BundleError(
+                    f"snapshot {source} (system {system.get('host')}) not found: run bundle from the "
+                    "folder the pack ran in"
+                )
             raw = _read(path, "the snapshot")
             kind = kind or _kind_of(system, source, raw)
             member = f"snapshots/{kind}/{_member_name(path.name)}"
@@ -218,8 +221,3 @@ def _waivers_record(section: Mapping[str, Any]) -> dict[str, Any]:
         "judged_on": section.get("judged_on"),
         "applied": sorted({str(a.get("waiver")) for a in as_mappings(section.get("applied"))}),
     }
-
-
-def dumps(data: Any) -> bytes:
-    """JSON bytes as the pack writes its documents."""
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()

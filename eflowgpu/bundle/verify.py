@@ -99,7 +99,7 @@ class Verification:
             if manifest is None
             else {
                 "pack_version": manifest.pack_version,
-                "created_at": manifest.created_at,
+                "report_generated_at": manifest.report_generated_at,
                 "python": manifest.python,
                 "platform": manifest.platform,
                 "submitter": manifest.submitter,
@@ -385,3 +385,19 @@ def _other_judgement(
         "waivers": certifier.waivers.path if certifier.waivers is not None else None,
         "rows": verdict_rows(report, other),
     }
+
+
+def verified_report(path: Path) -> Any:
+    """The packaged report of the bundle at ``path`` once it verifies (for ``eflowgpu fleet``).
+
+    Raises:
+        ReportError: the package does not verify (one line: the first problem and how many more).
+    """
+    from eflowgpu.fleet.load import ReportError
+
+    result = verify_bundle(path)
+    if not result.ok:
+        first = result.findings[0].message
+        more = f" (and {len(result.findings) - 1} more problems)" if len(result.findings) > 1 else ""
+        raise ReportError(f"the package does not verify: {first}{more}")
+    return json.loads(read_archive(path)[REPORT_MEMBER])
