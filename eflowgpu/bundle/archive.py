@@ -96,7 +96,7 @@ def read_archive(path: Path | str, limits: ArchiveLimits = DEFAULT_LIMITS) -> di
     try:
         with file.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
             counted = _CountingReader(unzipped, limits.max_total_bytes + overhead)
-            stream = io.BufferedReader(counted, buffer_size=1024 * 1024)
+            stream = io.BufferedReader(counted, buffer_size=64 * 1024)
             return _members(tarfile.open(fileobj=stream, mode="r|"), limits)
     except ArchiveError:
         raise
