@@ -29,7 +29,7 @@ from eflowgpu.errors import EflowGpuError, SnapshotError
 from eflowgpu.fleet.load import REPORT_FORMAT, REPORT_NAME, ReportError, parse_timestamp, read_json_limited
 from eflowgpu.report.allure_meta import base_environment
 from eflowgpu.report.labels import as_mapping, as_mappings
-from eflowgpu.snapshot import HOST_FORMAT, MAX_FILE_BYTES, parse_snapshot
+from eflowgpu.snapshot import HOST_FORMAT, MAX_FILE_BYTES, VM_FORMAT, parse_snapshot
 
 HUMAN_REPORTS = ("report.html", "report.md")
 
@@ -183,11 +183,18 @@ def _kind_of(system: Mapping[str, Any], source: str, raw: bytes) -> SnapshotKind
         return "vm"
     if system.get("status") != "error":
         return "host"
-    try:
-        parse_snapshot(raw, HOST_FORMAT, source=source)
-    except SnapshotError as exc:
-        return "host" if " ".join(str(exc).split()) == system.get("error") else "vm"
-    return "host"
+    errors = []
+    for expected in (HOST_FORMAT, VM_FORMAT):
+        try:
+            parse_snapshot(raw, expected, source=source)
+        except SnapshotError as exc:
+            errors.append(" ".join(str(exc).split()))
+        else:
+            errors.append("")
+    if errors[0] != errors[1]:
+        return "host" if errors[0] == system.get("error") else "vm"
+    # Both readers say the same (corrupt JSON): the format named in the bytes tells which it was.
+    return "vm" if VM_FORMAT.encode() in raw and HOST_FORMAT.encode() not in raw else "host"
 
 
 def _beside(report_dir: Path, files: dict[str, bytes]) -> list[str]:
