@@ -418,3 +418,19 @@ def test_bundle_refuses_what_it_cannot_package_in_one_line(runs: dict[str, Path]
     )
     assert code == 1 and "is not the one the report was judged by" in err
     assert not (tmp_path / "x.tar.gz").exists()
+
+
+def test_pytest_benchmark_json_beside_the_report_is_packaged(runs: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["plain"], run)
+    shutil.copyfile(PROJECT / "tests" / "data" / "bundle" / "cpu-benchmark.json", run / "benchmark.json")
+    (run / "notes.json").write_text('{"not": "a benchmark"}', encoding="utf-8")
+    path = tmp_path / "b.tar.gz"
+    assert eflowgpu("bundle", str(run), "--out", str(path))[0] == 0
+    files = read_archive(path)
+    assert parse_manifest(files[MANIFEST_NAME]).benchmarks == ("report/benchmark.json",)
+    assert "report/notes.json" not in files
+    code, out, _ = eflowgpu("verify", str(path))
+    assert code == 0 and "note: the report has no measured benchmark figures" in out
