@@ -32,17 +32,7 @@ from eflowgpu.bundle.manifest import MANIFEST_NAME, REPORT_MEMBER
 
 from helpers import PROJECT
 
-ACS_WAIVER = """\
-format: eflow-gpu-waivers/1
-waivers:
-  - id: W-2026-001
-    criterion: dda.acs
-    gpu: t4
-    host: LAB-T4-NOACS
-    reason: ACS is enforced by the root port's firmware; checked with the vendor
-    approved_by: certification@example.com
-    expires: 2099-06-30
-"""
+ACS_WAIVER = (PROJECT / "tests" / "data" / "waivers" / "acs.yaml").read_text(encoding="utf-8")
 TAMPERED_GPU = "LAB-T4-NOIOV / NVIDIA Tesla T4 (10DE:1EB8)"
 
 

@@ -25,15 +25,8 @@ from helpers import PROJECT
 NOACS = PROJECT / "fixtures" / "hosts" / "lab-t4-noacs.json"
 LINEIRQ = PROJECT / "fixtures" / "hosts" / "lab-t4-lineirq.json"
 
-ACS_WAIVER = """\
-  - id: W-2026-001
-    criterion: dda.acs
-    gpu: t4
-    host: LAB-T4-NOACS
-    reason: ACS is enforced by the root port's firmware; checked with the vendor
-    approved_by: certification@example.com
-    expires: 2099-06-30
-"""
+ACS_FILE = PROJECT / "tests" / "data" / "waivers" / "acs.yaml"
+ACS_WAIVER = ACS_FILE.read_text(encoding="utf-8").split("waivers:\n", 1)[1]
 EXPIRED_WAIVER = """\
   - id: W-2020-OLD
     criterion: dda.interrupts

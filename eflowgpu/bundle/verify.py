@@ -326,8 +326,12 @@ def _recorded_waivers(
     return waivers, judged_on
 
 
-def _snapshots(manifest: Manifest, files: Mapping[str, bytes]) -> list[tuple[Any, bytes]]:
-    return [(s, files[s.file]) for s in manifest.snapshots if s.file in files]
+def _judge(
+    manifest: Manifest, report: Mapping[str, Any], files: Mapping[str, bytes], judgement: Judgement
+) -> dict[str, Any]:
+    """The packaged snapshots judged as ``judgement`` says (KeyError: no such profile)."""
+    snapshots = [(s, files[s.file]) for s in manifest.snapshots if s.file in files]
+    return rejudge(snapshots, judgement, expect_passthrough=expected_passthrough(report))
 
 
 def _rejudge(
@@ -338,9 +342,7 @@ def _rejudge(
     judgement: Judgement,
 ) -> None:
     try:
-        mine = rejudge(
-            _snapshots(manifest, files), judgement, expect_passthrough=expected_passthrough(report)
-        )
+        mine = _judge(manifest, report, files, judgement)
     except KeyError as exc:
         result.problem("matrix", f"the packaged matrix has no profile {manifest.profile!r} ({exc})")
         return
@@ -371,11 +373,7 @@ def _other_judgement(
     if certifier.waivers is not None:
         waivers, judged_on = certifier.waivers, datetime.now(UTC).date()
     try:
-        other = rejudge(
-            _snapshots(manifest, files),
-            Judgement(matrix, profile, waivers, judged_on),
-            expect_passthrough=expected_passthrough(report),
-        )
+        other = _judge(manifest, report, files, Judgement(matrix, profile, waivers, judged_on))
     except KeyError as exc:
         raise VerifyUsageError(f"--profile: {exc.args[0]}") from None
     result.other = {
