@@ -20,6 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from eflowgpu import __version__
 from eflowgpu.bundle.archive import DEFAULT_LIMITS, ArchiveError, ArchiveLimits, read_archive
 from eflowgpu.bundle.benchcheck import check_benchmarks
 from eflowgpu.bundle.compare import compare_reports, verdict_rows
@@ -174,6 +175,11 @@ def verify_bundle(
         result.problem("manifest", str(exc))
         return result
     result.manifest = manifest
+    if manifest.pack_version != __version__:
+        result.notes.append(
+            f"the package was made with eflowgpu {manifest.pack_version}, this is {__version__}: "
+            "differences below may come from rule changes between the versions"
+        )
     _check_signature(result, manifest_raw, files.pop(SIGNATURE_NAME, None), public_key)
     _check_files(result, manifest, files)
     report = _report(result, files)
