@@ -424,3 +424,27 @@ def test_pytest_benchmark_json_beside_the_report_is_packaged(runs: dict[str, Pat
     assert "report/notes.json" not in files
     code, out, _ = eflowgpu("verify", str(path))
     assert code == 0 and "note: the report has no measured benchmark figures" in out
+
+
+def test_a_system_without_a_snapshot_file_travels_as_the_error_it_is(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A failed collector or transport leaves an error system whose source is no file (``eflow``)."""
+    import shutil
+
+    from eflowgpu.evaluate import error_result
+    from eflowgpu.report.model import system_dict
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["plain"], run)
+    report = json.loads((run / "compat-report.json").read_text(encoding="utf-8"))
+    failed = error_result("EFLOW VM", "eflow", "PowerShell not found: cannot reach the EFLOW VM")
+    report["systems"].insert(0, system_dict(failed))
+    (run / "compat-report.json").write_text(json.dumps(report), encoding="utf-8")
+    path = tmp_path / "b.tar.gz"
+    code, _, err = eflowgpu("bundle", str(run), "--out", str(path))
+    assert code == 0, err
+    code, out, _ = eflowgpu("verify", str(path))
+    assert code == 0, out
+    assert "note: EFLOW VM: no snapshot was captured (eflow): PowerShell not found" in out
+    assert "re-judged 34 system(s)" in out

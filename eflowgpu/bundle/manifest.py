@@ -46,6 +46,15 @@ class SnapshotEntry:
 
 
 @dataclass(frozen=True)
+class AbsentEntry:
+    """A system in error whose source was never a file (a transport or collector that failed)."""
+
+    host: str
+    source: str
+    error: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The parsed manifest."""
 
@@ -63,6 +72,8 @@ class Manifest:
     snapshots: tuple[SnapshotEntry, ...]
     benchmarks: tuple[str, ...]
     waivers: Mapping[str, Any] | None
+    absent: tuple[AbsentEntry, ...] = ()
+    """Systems in error without a snapshot file: re-judged as the error the report states."""
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as JSON data."""
@@ -78,6 +89,7 @@ class Manifest:
             "report": REPORT_MEMBER,
             "snapshots": [{"file": s.file, "source": s.source, "kind": s.kind} for s in self.snapshots],
             "benchmarks": list(self.benchmarks),
+            "absent": [{"host": a.host, "source": a.source, "error": a.error} for a in self.absent],
             "waivers": dict(self.waivers) if self.waivers is not None else None,
             "files": {
                 name: {"sha256": entry.sha256, "size": entry.size}
@@ -123,6 +135,14 @@ def parse_manifest(raw: bytes) -> Manifest:
             for s in _list(data, "snapshots")
         )
         waivers = data.get("waivers")
+        absent = tuple(
+            AbsentEntry(
+                _text(a.get("host"), "absent[].host"),
+                _text(a.get("source"), "absent[].source"),
+                _text(a.get("error"), "absent[].error"),
+            )
+            for a in (_list(data, "absent") if "absent" in data else [])
+        )
         return Manifest(
             pack_version=_text(data.get("pack_version"), "pack_version"),
             report_generated_at=_text(data.get("report_generated_at"), "report_generated_at"),
@@ -137,6 +157,7 @@ def parse_manifest(raw: bytes) -> Manifest:
             snapshots=snapshots,
             benchmarks=tuple(_text(b, "benchmarks[]") for b in data.get("benchmarks") or []),
             waivers=waivers if isinstance(waivers, Mapping) else None,
+            absent=absent,
         )
     except (AttributeError, TypeError) as exc:
         raise ManifestError(f"{MANIFEST_NAME} is malformed ({exc})") from None

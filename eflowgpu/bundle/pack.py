@@ -19,6 +19,7 @@ from eflowgpu.bundle.manifest import (
     MANIFEST_NAME,
     REPORT_MEMBER,
     SIGNATURE_NAME,
+    AbsentEntry,
     Manifest,
     SnapshotEntry,
     SnapshotKind,
@@ -81,7 +82,8 @@ def make_bundle(
     named_matrix = Path(str(matrix_info.get("path") or "matrix.yaml"))
     roots = [base or Path.cwd(), named_matrix.parent, report_dir.parent, report_dir]
     files: dict[str, bytes] = {REPORT_MEMBER: report_raw}
-    snapshots = _snapshots(report, roots, files)
+    absent: list[AbsentEntry] = []
+    snapshots = _snapshots(report, roots, files, absent)
     matrix_file = matrix or named_matrix
     matrix_raw = _read(_locate(str(matrix_file), roots) or matrix_file, "the matrix")
     matrix_sha = hashlib.sha256(matrix_raw).hexdigest()
@@ -109,6 +111,7 @@ def make_bundle(
         snapshots=tuple(snapshots),
         benchmarks=tuple(benchmarks),
         waivers=_waivers_record(waivers) if waivers else None,
+        absent=tuple(absent),
     )
     packaged = dict(files)
     packaged[MANIFEST_NAME] = manifest.to_bytes()
@@ -143,9 +146,13 @@ def _member_name(name: str) -> str:
 
 
 def _snapshots(
-    report: Mapping[str, Any], roots: Sequence[Path], files: dict[str, bytes]
+    report: Mapping[str, Any], roots: Sequence[Path], files: dict[str, bytes], absent: list[AbsentEntry]
 ) -> list[SnapshotEntry]:
-    """Package every snapshot the report's systems name; host or VM, as the report judged it."""
+    """Package every snapshot the report's systems name; host or VM, as the report judged it.
+
+    A system in error whose source is no file (a collector or transport that failed) goes to
+    ``absent`` instead.
+    """
     entries: list[SnapshotEntry] = []
     seen: set[str] = set()
     for system in as_mappings(report.get("systems")):
@@ -158,6 +165,9 @@ def _snapshots(
                 continue
             seen.add(source)
             path = _locate(source, roots)
+            if path is None and system.get("status") == "error" and kind is None:
+                absent.append(AbsentEntry(str(system.get("host")), source, str(system.get("error"))))
+                continue
             if path is None:
                 raise BundleError(
                     f"snapshot {source} (system {system.get('host')}) not found: run bundle from the "

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from eflowgpu.bundle.manifest import SnapshotEntry
+from eflowgpu.bundle.manifest import AbsentEntry, SnapshotEntry
 from eflowgpu.errors import MatrixError, SnapshotError
 from eflowgpu.evaluate import SystemResult, error_result, evaluate_host_snapshot
 from eflowgpu.matrix import Matrix, Profile
@@ -65,15 +65,18 @@ def rejudge(
     judgement: Judgement,
     *,
     expect_passthrough: str | None = None,
+    absent: Sequence[AbsentEntry] = (),
 ) -> dict[str, Any]:
     """The report the pack gives for these snapshots (``generated_at`` is now; compare without it).
+
+    ``absent`` systems had no snapshot file (a failed collector): they are errors as recorded.
 
     Raises:
         KeyError: the profile is not in the matrix.
     """
     matrix = judgement.matrix
     profile = matrix.profile(judgement.profile)
-    hosts: list[SystemResult] = []
+    hosts = [error_result(a.host, a.source, a.error) for a in absent]
     vms: list[VmRecord] = []
     for entry, raw in snapshots:
         if entry.kind == "host":

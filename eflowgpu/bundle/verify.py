@@ -180,6 +180,8 @@ def verify_bundle(
             f"the package was made with eflowgpu {manifest.pack_version}, this is {__version__}: "
             "differences below may come from rule changes between the versions"
         )
+    for entry in manifest.absent:
+        result.notes.append(f"{entry.host}: no snapshot was captured ({entry.source}): {entry.error}")
     _check_signature(result, manifest_raw, files.pop(SIGNATURE_NAME, None), public_key)
     _check_files(result, manifest, files)
     report = _report(result, files)
@@ -337,7 +339,8 @@ def _judge(
 ) -> dict[str, Any]:
     """The packaged snapshots judged as ``judgement`` says (KeyError: no such profile)."""
     snapshots = [(s, files[s.file]) for s in manifest.snapshots if s.file in files]
-    return rejudge(snapshots, judgement, expect_passthrough=expected_passthrough(report))
+    expected = expected_passthrough(report)
+    return rejudge(snapshots, judgement, expect_passthrough=expected, absent=manifest.absent)
 
 
 def _rejudge(
