@@ -91,6 +91,7 @@ table.sub tr.c-fail > td { background: #fff1f0; }
 table.sub tr.c-unknown-req > td { background: #eef4fb; }
 table.sub tr.c-warn > td { background: #fff8e5; }
 table.sub tr.c-waived > td { background: #f5f0ff; }
+.waiver, summary .waived { color: #5a32a3; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .vm-block h4 { margin: .6rem 0 .2rem; font-size: .95rem; }
 .disagree { background: #cf222e; color: #fff; border-radius: 4px; padding: 0 .4rem; font-weight: 600; }
