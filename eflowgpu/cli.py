@@ -204,7 +204,8 @@ def _add_fleet(subparsers: SubParsers) -> None:
         nargs="+",
         type=Path,
         metavar="REPORT",
-        help="a compat-report.json file, or a folder searched recursively for compat-report.json",
+        help="a compat-report.json file, a package made by eflowgpu bundle (.tar.gz, verified first), "
+        "or a folder searched recursively for compat-report.json",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write into")
     parser.add_argument(
@@ -256,9 +257,118 @@ def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
     return EXIT_OK
 
 
+# --- bundle and verify ----------------------------------------------------------------------------
+
+
+def _add_bundle(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "bundle",
+        help="package a run (snapshots, matrix, reports, JUnit, benchmarks, manifest) for a certifier",
+        description=(
+            "Package the run in REPORT_DIR into one .tar.gz: every snapshot the report names, the "
+            "matrix it was judged by, compat-report.json, the HTML and Markdown reports, JUnit XML, "
+            "pytest-benchmark JSON and a manifest with the SHA-256 of every file, optionally signed "
+            "with an Ed25519 key."
+        ),
+    )
+    parser.add_argument("report_dir", type=Path, metavar="REPORT_DIR", help="the run's report folder")
+    parser.add_argument("--out", required=True, type=Path, metavar="FILE.tar.gz", help="the package to write")
+    parser.add_argument("--submitter", metavar="NAME", help="who ran the pack (recorded in the manifest)")
+    parser.add_argument("--sign-key", type=Path, metavar="KEY", help="Ed25519 private key (PEM) to sign with")
+    parser.add_argument(
+        "--matrix", type=Path, metavar="FILE", help="the matrix the report was judged by, if it has moved"
+    )
+    parser.set_defaults(func=_run_bundle)
+
+
+def _run_bundle(args: argparse.Namespace, context: CliContext) -> int:
+    from eflowgpu.bundle import make_bundle
+    from eflowgpu.errors import EflowGpuError
+
+    try:
+        summary = make_bundle(
+            args.report_dir, args.out, submitter=args.submitter, sign_key=args.sign_key, matrix=args.matrix
+        )
+    except EflowGpuError as exc:
+        print(f"eflowgpu bundle: {exc}", file=context.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        print(f"eflowgpu bundle: cannot write {args.out}: {exc.strerror or exc}", file=context.stderr)
+        return EXIT_FAILURE
+    signed = "signed" if summary.signed else "not signed"
+    print(
+        f"wrote {summary.path}: {summary.files} files, {summary.snapshots} snapshots, {signed}; "
+        f"sha256 {summary.sha256}",
+        file=context.stdout,
+    )
+    return EXIT_OK
+
+
+def _add_verify(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="check a package's manifest and signature and re-judge its snapshots",
+        description=(
+            "Check the manifest, the signature and every file's hash, then re-judge every snapshot with the "
+            "pack's rules and the packaged matrix and compare with the packaged report. With --matrix, "
+            "--profile or --waivers, also show the verdicts under the certifier's own table beside the "
+            "packaged ones. Exit 0 only when everything holds."
+        ),
+    )
+    parser.add_argument("bundle", type=Path, metavar="FILE.tar.gz", help="the package")
+    parser.add_argument(
+        "--public-key", type=Path, metavar="KEY", help="the vendor's Ed25519 public key (PEM)"
+    )
+    parser.add_argument(
+        "--matrix", type=Path, metavar="FILE", help="your own matrix, to judge under today's table"
+    )
+    parser.add_argument(
+        "--profile", metavar="NAME", help="a profile to judge under (of --matrix, or the packaged one)"
+    )
+    parser.add_argument("--waivers", type=Path, metavar="FILE", help="your waivers file (errata)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="also write verify.json and verify.txt here")
+    parser.set_defaults(func=_run_verify)
+
+
+def _run_verify(args: argparse.Namespace, context: CliContext) -> int:
+    from eflowgpu.bundle import CertifierView, KeyFileError, VerifyUsageError, verify_bundle
+    from eflowgpu.bundle.signing import load_public_key
+    from eflowgpu.errors import MatrixError
+    from eflowgpu.matrix import load_matrix
+    from eflowgpu.report.write import write_json_atomic, write_text_atomic
+    from eflowgpu.waivers import load_waivers
+
+    try:
+        key = load_public_key(args.public_key) if args.public_key is not None else None
+        certifier = CertifierView(
+            matrix=load_matrix(args.matrix) if args.matrix is not None else None,
+            profile=args.profile,
+            waivers=load_waivers(args.waivers) if args.waivers is not None else None,
+        )
+        result = verify_bundle(args.bundle, public_key=key, certifier=certifier)
+    except (KeyFileError, MatrixError, VerifyUsageError) as exc:
+        print(f"eflowgpu verify: {exc}", file=context.stderr)
+        return EXIT_USAGE
+    print(result.text(), end="", file=context.stdout)
+    if args.out is not None:
+        try:
+            write_json_atomic(args.out / "verify.json", result.to_dict())
+            write_text_atomic(args.out / "verify.txt", result.text())
+        except OSError as exc:
+            print(f"eflowgpu verify: cannot write {args.out}: {exc.strerror or exc}", file=context.stderr)
+            return EXIT_FAILURE
+    return EXIT_OK if result.ok else EXIT_FAILURE
+
+
 # --- parser and entry point -----------------------------------------------------------------------
 
-SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_collect_host, _add_collect_vm, _add_fleet)
+SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (
+    _add_collect_host,
+    _add_collect_vm,
+    _add_fleet,
+    _add_bundle,
+    _add_verify,
+)
 """Functions that each add one subcommand to the parser."""
 
 

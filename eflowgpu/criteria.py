@@ -20,6 +20,9 @@ class Status(StrEnum):
     WARN = "warn"
     UNKNOWN = "unknown"
     SKIP = "skip"
+    WAIVED = "waived"
+    """A failure that a certifier's waiver (errata) covers: counts as a pass for the verdict, is
+    never shown as one (``contracts/report.md`` revision 2)."""
 
 
 class Verdict(StrEnum):
@@ -61,6 +64,26 @@ HOST_CRITERIA: tuple[tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True)
+class WaiverNote:
+    """The waiver that turned a criterion's failure into ``waived``: the report's ``waiver`` object."""
+
+    id: str
+    reason: str
+    approved_by: str
+    expires: str
+    """The last day the waiver applies, ``YYYY-MM-DD``."""
+
+    def to_dict(self) -> dict[str, str]:
+        """The contract's ``waiver`` object."""
+        return {
+            "id": self.id,
+            "reason": self.reason,
+            "approved_by": self.approved_by,
+            "expires": self.expires,
+        }
+
+
+@dataclass(frozen=True)
 class Criterion:
     """One judged criterion: what was measured against what was required, and what to do."""
 
@@ -69,6 +92,8 @@ class Criterion:
     required: bool
     detail: str
     remedy: str | None = None
+    waiver: WaiverNote | None = None
+    """Set when the status is ``waived``: which waiver covers the failure."""
 
     def message(self) -> str:
         """The detail with the remedy, as a test failure or skip reason shows it."""
@@ -76,18 +101,24 @@ class Criterion:
         return f"{detail}. To fix: {self.remedy}" if self.remedy else detail
 
     def to_dict(self) -> dict[str, object]:
-        """The contract's criterion object (``remedy`` is an additive field)."""
-        return {
+        """The contract's criterion object (``remedy`` is an additive field; ``waiver`` only when waived)."""
+        result: dict[str, object] = {
             "id": self.id,
             "status": self.status.value,
             "required": self.required,
             "detail": self.detail,
             "remedy": self.remedy,
         }
+        if self.waiver is not None:
+            result["waiver"] = self.waiver.to_dict()
+        return result
 
 
 def verdict_of(criteria: Iterable[Criterion]) -> Verdict:
-    """The GPU's verdict from its criteria, in the contract's order."""
+    """The GPU's verdict from its criteria, in the contract's order.
+
+    A ``waived`` criterion counts as a pass here (it is neither failed, unknown nor warning).
+    """
     items = list(criteria)
     if any(c.id == "gpu.supported" and c.status is Status.FAIL for c in items):
         return Verdict.UNSUPPORTED

@@ -74,6 +74,18 @@ def read_json_limited(path: Path, max_bytes: int = MAX_REPORT_BYTES) -> Any:
         raise ReportError("not valid JSON (nested too deeply)") from None
 
 
+def is_bundle(path: Path) -> bool:
+    """True for a package made by ``eflowgpu bundle`` (by its name: ``.tar.gz`` or ``.tgz``)."""
+    return path.name.lower().endswith((".tar.gz", ".tgz"))
+
+
+def bundled_report(path: Path) -> Any:
+    """The report inside a package, once the package verifies; else :class:`ReportError`."""
+    from eflowgpu.bundle.verify import verified_report  # the bundle package reads reports with this module
+
+    return verified_report(path)
+
+
 def parse_timestamp(value: object) -> datetime | None:
     """An ISO 8601 timestamp (``…Z`` or with an offset) as an aware UTC datetime, or None."""
     if not isinstance(value, str) or not value:
@@ -163,7 +175,7 @@ def load_report(
     """Read one report: the report (or None) and the input errors (the whole file, or bad systems)."""
     where = str(path)
     try:
-        document = read_json_limited(path, max_bytes)
+        document = read_json_limited(path, max_bytes) if not is_bundle(path) else bundled_report(path)
     except ReportError as exc:
         return None, [InputError(where, str(exc))]
     if not isinstance(document, Mapping):

@@ -193,7 +193,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if pack is None or pack.is_worker or not pack.reports_written:
         return
     terminalreporter.section("EFLOW GPU compatibility")
-    for line in summary_lines(pack.systems, pack.profile.key):
+    for line in summary_lines(pack.systems, pack.profile.key) + pack.waivers.summary_lines():
         terminalreporter.line(line)
     for path in pack.reports_written:
         terminalreporter.line(f"report: {Path(path)}")

@@ -62,3 +62,10 @@ def add_options(parser: pytest.Parser) -> None:
         help="where compat-report.json, report.html, report.md, junit.xml and allure-results "
         "are written (default: reports/)",
     )
+    group.addoption(
+        "--waivers",
+        default=None,
+        metavar="FILE",
+        help="a certifier's waivers (errata) YAML: matched failures become 'waived' (never a pass; the "
+        "verdict follows as if passed); expired or unmatched waivers are reported",
+    )

@@ -26,6 +26,7 @@ from eflowgpu.matrix import Matrix, Profile, load_matrix
 from eflowgpu.pytest_plugin.benchcases import PROPERTY as BENCH_PROPERTY
 from eflowgpu.pytest_plugin.benchcases import GpuContext
 from eflowgpu.pytest_plugin.cases import HostCase, host_cases
+from eflowgpu.pytest_plugin.waiving import RunWaivers
 from eflowgpu.report.files import write_reports
 from eflowgpu.report.model import build_report
 from eflowgpu.snapshot import snapshot_files
@@ -88,6 +89,7 @@ class PackSession:
             self.sources = self._choose_sources(live="host" in suites)
             self.vm_sources = self._choose_vm_sources(live="vm" in suites)
         self.expect_passthrough: str | None = config.getoption("expect_passthrough")
+        self.waivers = RunWaivers.from_config(config)  # issue 13: --waivers
         self.reports_written: list[Path] = []
         self.benchmarks: dict[str, dict[str, Any]] = {}
 
@@ -272,7 +274,7 @@ class PackSession:
             if len(files) >= PROGRESS_FROM and not self.is_worker:
                 progress(self.config, f"eflowgpu: evaluated {len(results)}/{len(files)} host snapshots")
         records = [read_vm_file(self.matrix, path) for path in self.vm_sources.files]
-        return attach_vms(self.matrix, results, records, self.expect_passthrough)
+        return self.waivers.apply(attach_vms(self.matrix, results, records, self.expect_passthrough))
 
     @cached_property
     def cases(self) -> dict[str, HostCase]:
@@ -318,6 +320,7 @@ class PackSession:
             "vm_note": self.vm_sources.note,
         }
         report = build_report(self.matrix, self.profile, self.systems, run=run)
+        report.update(self.waivers.report_section())  # issue 13: the additive `waivers` section
         self._attach_benchmarks(report)
         self._write_allure_meta()
         self.reports_written = write_reports(self.report_dir, report)

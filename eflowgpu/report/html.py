@@ -30,6 +30,8 @@ from eflowgpu.report.labels import (
     status_label,
     verdict_counts,
     verdict_label,
+    waiver_text,
+    waivers_lines,
 )
 
 TITLE = "EFLOW GPU compatibility report"
@@ -88,6 +90,8 @@ table.sub tr.c-fail-req > td:first-child { box-shadow: inset 4px 0 0 #c62828; fo
 table.sub tr.c-fail > td { background: #fff1f0; }
 table.sub tr.c-unknown-req > td { background: #eef4fb; }
 table.sub tr.c-warn > td { background: #fff8e5; }
+table.sub tr.c-waived > td { background: #f5f0ff; }
+.waiver, summary .waived { color: #5a32a3; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .vm-block h4 { margin: .6rem 0 .2rem; font-size: .95rem; }
 .disagree { background: #cf222e; color: #fff; border-radius: 4px; padding: 0 .4rem; font-weight: 600; }
@@ -169,11 +173,17 @@ def _criteria_table(criteria: list[Mapping[str, Any]]) -> str:
         out.append(
             f'<tr class="{row_class}"><td><code>{_text(criterion.get("id"))}</code></td>'
             f"<td>{_badge(status_label(status))}</td><td>{required_text}</td>"
-            f"<td>{_text(criterion.get('detail'), '')}</td>"
+            f"<td>{_text(criterion.get('detail'), '')}{_waiver_note(criterion)}</td>"
             f"<td>{_text(criterion.get('remedy'), '')}</td></tr>"
         )
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def _waiver_note(criterion: Mapping[str, Any]) -> str:
+    """The waiver of a waived criterion, on its own line of the detail cell (escaped)."""
+    note = waiver_text(criterion)
+    return f'<br><span class="waiver">{_e(note)}</span>' if note else ""
 
 
 def _criteria_summary(criteria: list[Mapping[str, Any]]) -> str:
@@ -188,6 +198,9 @@ def _criteria_summary(criteria: list[Mapping[str, Any]]) -> str:
     failed = ids_with_status(criteria, "fail")
     unknown = ids_with_status(criteria, "unknown", required_only=True)
     warned = ids_with_status(criteria, "warn")
+    waived = ids_with_status(criteria, "waived")
+    if waived:
+        parts.append(f' <span class="waived">waived: {_e(", ".join(waived))}</span>')
     if failed:
         parts.append(f' <span class="fails">failed: {_e(", ".join(failed))}</span>')
     if unknown:
@@ -472,6 +485,10 @@ def render_html(report: Mapping[str, Any]) -> str:
     ]
     _header(report, out)
     _summary(systems, out)
+    if lines := waivers_lines(report):
+        out.append('<section class="waivers"><h2>Waivers</h2><ul>')
+        out.extend(f"<li>{_e(line)}</li>" for line in lines)
+        out.append("</ul></section>\n")
     out.append("</header>\n<main>\n<h2>Systems and GPUs</h2>\n")
     out.append('<table class="main"><thead><tr>')
     out.extend(f'<th scope="col">{name}</th>' for name in _MAIN_COLUMNS)

@@ -22,7 +22,7 @@ VERDICTS: tuple[str, ...] = (
 )
 """The contract's GPU verdicts, from best to worst (the order of the summary counts)."""
 
-STATUSES: tuple[str, ...] = ("pass", "fail", "warn", "unknown", "skip")
+STATUSES: tuple[str, ...] = ("pass", "fail", "warn", "unknown", "skip", "waived")
 """The contract's criterion statuses."""
 
 ELIGIBLE_VERDICTS: frozenset[str] = frozenset({"eligible", "eligible-with-warnings"})
@@ -64,6 +64,7 @@ _STATUS_LABELS: Mapping[str, Label] = MappingProxyType(
         "warn": Label("warn", "warn", "WARN", "#f0a800", "#2b1d00"),
         "unknown": Label("unknown", "unknown", "UNKNOWN", "#4f6d8a", "#ffffff"),
         "skip": Label("skip", "skip", "SKIP", "#d0d7de", "#24292f"),
+        "waived": Label("waived", "waived", "WAIVED", "#8250df", "#ffffff"),
     }
 )
 
@@ -125,6 +126,8 @@ def criterion_rank(criterion: Mapping[str, Any]) -> int:
         return 3
     if status == "unknown":
         return 4
+    if status == "waived":
+        return 5  # a failure a waiver covers: shown before the passes, never as one
     if status == "pass":
         return 6
     if status == "skip":
@@ -164,3 +167,41 @@ def verdict_counts(systems: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 def error_count(systems: Iterable[Mapping[str, Any]]) -> int:
     """How many systems are in error."""
     return sum(1 for system in systems if system.get("status") == "error")
+
+
+def waiver_text(criterion: Mapping[str, Any]) -> str | None:
+    """``waived by ID (approved by WHO, expires DATE): REASON`` for a waived criterion, else None.
+
+    Unescaped: the waiver's strings come from a waivers file and must be escaped by the renderer.
+    """
+    waiver = as_mapping(criterion.get("waiver"))
+    if criterion.get("status") != "waived" or not waiver:
+        return None
+    return (
+        f"waived by {waiver.get('id')} (approved by {waiver.get('approved_by')}, "
+        f"expires {waiver.get('expires')}): {waiver.get('reason')}"
+    )
+
+
+def waivers_lines(report: Mapping[str, Any]) -> list[str]:
+    """The report's ``waivers`` section in a few unescaped lines (none when the run had no waivers)."""
+    section = as_mapping(report.get("waivers"))
+    if not section:
+        return []
+    applied = as_mappings(section.get("applied"))
+    lines = [
+        f"Waivers file {section.get('file')} (judged on {section.get('judged_on')}): "
+        f"{len(applied)} failure(s) waived."
+    ]
+    lines += [
+        f"{a.get('waiver')}: {a.get('host')} / {a.get('gpu')} / {a.get('criterion')} waived" for a in applied
+    ]
+    lines += [
+        f"{w.get('id')}: expired on {w.get('expires')}, not applied"
+        for w in as_mappings(section.get("expired"))
+    ]
+    lines += [
+        f"{w.get('id')}: matched no failure ({w.get('criterion')})"
+        for w in as_mappings(section.get("unmatched"))
+    ]
+    return lines

@@ -24,6 +24,7 @@ from eflowgpu.report.labels import (
     status_label,
     verdict_counts,
     verdict_label,
+    waivers_lines,
 )
 
 TITLE = "EFLOW GPU compatibility report"
@@ -115,6 +116,7 @@ def _counts(systems: list[Mapping[str, Any]], out: list[str]) -> None:
 def _failed_cell(criteria: list[Mapping[str, Any]]) -> str:
     failed = ids_with_status(criteria, "fail")
     failed += [f"{i} (unknown)" for i in ids_with_status(criteria, "unknown", required_only=True)]
+    failed += [f"{i} (waived)" for i in ids_with_status(criteria, "waived")]
     return _ids(failed)
 
 
@@ -239,6 +241,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out: list[str] = []
     _header(report, out)
     _counts(systems, out)
+    if lines := waivers_lines(report):
+        out.extend(["## Waivers", "", *(f"- {escape_markdown(line)}" for line in lines), ""])
     _table(systems, out)
     _errors(systems, out)
     _blockers(systems, out)
