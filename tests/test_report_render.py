@@ -733,6 +733,10 @@ def test_markdown_header_note_and_counts() -> None:
         assert part in counts
     assert "**Systems in error:** 1" in counts
     assert "6 systems, 5 GPUs" in counts
+    systems = next(line for line in lines if line.startswith("**Systems:**"))
+    assert systems == (
+        "**Systems:** 1 not-eligible, 1 error, 1 unsupported, 1 incomplete, 2 eligible-with-warnings."
+    )
 
 
 def test_markdown_note_is_not_a_warning_outside_the_sample_lab() -> None:
@@ -745,34 +749,36 @@ def test_markdown_note_is_not_a_warning_outside_the_sample_lab() -> None:
 
 def test_markdown_table_has_one_intact_row_per_system_and_gpu() -> None:
     md = render_markdown(make_report())
-    rows = _table_rows(md, "Host")
+    rows = _table_rows(md, "System")
     header, rule, body = rows[0], rows[1], rows[2:]
-    assert header == ["Host", "GPU", "Model", "Passthrough", "Verdict", "Failed", "Warned"]
-    assert rule == ["---"] * 7
+    assert header == ["System", "Host", "GPU", "Model", "Passthrough", "Verdict", "Failed", "Warned"]
+    assert rule == ["---"] * 8
     assert all(len(row) == len(header) for row in body), body
-    got = [(_unescape(r[0]), _unescape(r[1]), r[4]) for r in body]
+    got = [(r[0], _unescape(r[1]), _unescape(r[2]), r[5]) for r in body]
+    pipe = PIPE_HOST.replace("\n", " ")
     assert got == [
-        ("LAB-T4-01", "NVIDIA Tesla T4", "**ELIGIBLE**"),
-        (HOSTILE, HOSTILE_GPU, "**NOT ELIGIBLE**"),
-        (PIPE_HOST.replace("\n", " "), "NVIDIA A2", "**ELIGIBLE (WARNINGS)**"),
-        (PIPE_HOST.replace("\n", " "), "NVIDIA GeForce GT 710", "**UNSUPPORTED**"),
-        ("LAB-INCOMPLETE", "NVIDIA Tesla P40", "**INCOMPLETE**"),
-        ("LAB-NOGPU", "no GPU found", "**NO GPU**"),
-        ("broken-file", "(not evaluated, see below)", "**ERROR**"),
+        ("**NOT ELIGIBLE**", HOSTILE, HOSTILE_GPU, "**NOT ELIGIBLE**"),
+        ("**ERROR**", "broken-file", "(not evaluated, see below)", "**ERROR**"),
+        ("**UNSUPPORTED**", "LAB-NOGPU", "no GPU found", "**NO GPU**"),
+        ("**INCOMPLETE**", "LAB-INCOMPLETE", "NVIDIA Tesla P40", "**INCOMPLETE**"),
+        ("**ELIGIBLE (WARNINGS)**", "LAB-T4-01", "NVIDIA Tesla T4", "**ELIGIBLE**"),
+        ("**ELIGIBLE (WARNINGS)**", pipe, "NVIDIA A2", "**ELIGIBLE (WARNINGS)**"),
+        ("**ELIGIBLE (WARNINGS)**", pipe, "NVIDIA GeForce GT 710", "**UNSUPPORTED**"),
     ]
-    not_eligible = body[1]
-    assert _unescape(not_eligible[5]) == "dda.acs, os.edition"
-    assert _unescape(not_eligible[6]) == "dda.mitigation_driver"
-    assert body[3][2] == "not in catalog"
-    assert "dda.rmrr (unknown)" in _unescape(body[4][5])
+    not_eligible = body[0]
+    assert _unescape(not_eligible[6]) == "dda.acs, os.edition"
+    assert _unescape(not_eligible[7]) == "dda.mitigation_driver"
+    assert body[6][3] == "not in catalog"
+    assert "dda.rmrr (unknown)" in _unescape(body[3][6])
 
 
 def test_markdown_cannot_be_broken_by_hostile_strings() -> None:
     md = render_markdown(make_report())
-    assert "<" not in md  # no tag at all: GitHub renders inline HTML in job summaries
-    assert "\n# heading" not in md
-    assert "`" not in md.replace("\\`", "")
-    for line in md.splitlines():
+    text = md
+    assert "<" not in text  # no tag at all: GitHub renders inline HTML in job summaries
+    assert "\n# heading" not in text
+    assert "`" not in text.replace("\\`", "")
+    for line in text.splitlines():
         assert not line.startswith("# heading")
 
 
@@ -792,8 +798,8 @@ def test_markdown_lists_failed_criteria_of_gpus_that_are_not_eligible() -> None:
     headings = [line for line in section.splitlines() if line.startswith("### ")]
     assert [_unescape(h) for h in headings] == [
         f"### {HOSTILE}: {HOSTILE_GPU} (NOT ELIGIBLE)",
-        f"### {PIPE_HOST.replace(chr(10), ' ')}: NVIDIA GeForce GT 710 (UNSUPPORTED)",
         "### LAB-INCOMPLETE: NVIDIA Tesla P40 (INCOMPLETE)",
+        f"### {PIPE_HOST.replace(chr(10), ' ')}: NVIDIA GeForce GT 710 (UNSUPPORTED)",
     ]
     hostile_block = section.split(headings[1])[0]
     bullets = [_unescape(line) for line in hostile_block.splitlines() if line.startswith("- ")]
@@ -828,4 +834,78 @@ def test_markdown_is_deterministic_and_tolerates_a_damaged_report() -> None:
     assert report == before
     md = render_markdown({"systems": [None, {"gpus": "x"}, {"status": "error"}], "matrix": 3, "run": "x"})
     assert md.startswith("# EFLOW GPU compatibility report\n")
-    assert len(_table_rows(md, "Host")) == 4
+    assert len(_table_rows(md, "System")) == 4
+
+
+def test_markdown_carries_deploy_commands_warnings_vm_failures_and_figures() -> None:
+    report = make_report()
+    report["systems"][0]["vm"]["criteria"].append(
+        _criterion("vm.driver", "fail", detail="driver 410 < 525", remedy="update EFLOW")
+    )
+    report["systems"][0]["vm"]["benchmarks"][1]["detail"] = "2.0 TFLOPS vs reference 8.1"
+    md = render_markdown(report)
+    deploy = _unescape(md.split("## Deploy commands\n\n", 1)[1].split("\n\n", 1)[0])
+    for system in report["systems"]:
+        for gpu in system["gpus"]:
+            if gpu.get("deploy_hint"):
+                assert gpu["deploy_hint"] in deploy
+    assert "once every required criterion passes" in deploy  # the not-eligible GPU's command
+    warnings = _unescape(md.split("## Warnings\n\n", 1)[1].split("\n## ", 1)[0])
+    assert (
+        "dda.mitigation_driver (warn): dda.mitigation_driver detail Remedy: Install the mitigation driver"
+        in (warnings)
+    )
+    assert "in the VM: vm.memory (warn): VM has 1024 MB Remedy: Deploy with -memoryInMB 4096" in warnings
+    vm_failures = _unescape(md.split("## In-VM failures\n\n", 1)[1].split("\n## ", 1)[0])
+    assert "- vm.driver (required, fail): driver 410 < 525 Remedy: update EFLOW" in vm_failures
+    assert "- benchmark sgemm_fp32 failed: 2.0 TFLOPS vs reference 8.1" in vm_failures
+    figures = _table_rows(md, "Host | Benchmark")
+    assert [r[1] for r in figures[2:]] == ["h2d\\_pinned", "sgemm\\_fp32"]
+    assert figures[2][2:5] == ["12.4", "GB/s", "13"]
+
+
+def test_markdown_is_bounded_and_says_what_was_cut() -> None:
+    template = make_report()["systems"]
+    report = make_report()
+    report["systems"] = [
+        {**copy.deepcopy(template[i % len(template)]), "host": f"host-{i:05d}"} for i in range(3000)
+    ]
+    md = render_markdown(report, max_bytes=200_000)
+    assert len(md.encode()) <= 200_000
+    assert "**Cut to stay under 200000 bytes:**" in md
+    assert "more lines of" in md
+    # what is kept first: why GPUs are not eligible, with their remedies
+    assert "Remedy: Enable ACS in firmware" in md
+    full = render_markdown(report, max_bytes=100_000_000)
+    assert "Cut to stay under" not in full and len(full.encode()) > 200_000
+
+
+def test_sample_lab_markdown_holds_every_deploy_command_and_every_remedy() -> None:
+    from eflowgpu.evaluate import evaluate_host_files
+    from eflowgpu.matrix import load_matrix
+    from eflowgpu.report.model import build_report
+    from eflowgpu.snapshot import snapshot_files
+    from eflowgpu.vm.evaluate import attach_vms, read_vm_file
+
+    from helpers import PROJECT
+
+    matrix = load_matrix(PROJECT / "matrix.yaml")
+    profile = matrix.profile(None)
+    systems = evaluate_host_files(matrix, profile, snapshot_files([PROJECT / "fixtures" / "hosts"]))
+    records = [read_vm_file(matrix, p) for p in snapshot_files([PROJECT / "fixtures" / "vms"])]
+    report = build_report(matrix, profile, attach_vms(matrix, systems, records, None))
+    md = render_markdown(report)
+    text = _unescape(md)
+    hints = [g["deploy_hint"] for s in report["systems"] for g in s["gpus"] if g.get("deploy_hint")]
+    assert len(hints) >= 10
+    for hint in hints:
+        assert hint in text, hint
+    remedies = 0
+    for system in report["systems"]:
+        owners = [*system["gpus"], *([system["vm"]] if system.get("vm") else [])]
+        for owner in owners:
+            for criterion in owner["criteria"]:
+                if criterion["status"] == "fail" and criterion.get("remedy"):
+                    assert criterion["remedy"] in text, (system["host"], criterion["id"])
+                    remedies += 1
+    assert remedies >= 20

@@ -64,7 +64,9 @@ def system_verdict(system: Mapping[str, Any]) -> str:
     GPU is ``unsupported``), downgraded by the VM when one was examined: a required ``vm.*``
     criterion that fails makes it ``not-eligible``, one that is unknown makes it at most
     ``incomplete``, a ``vm.*`` warning at most ``eligible-with-warnings``. A VM without a host is
-    judged by its VM criteria alone; a VM snapshot that was unusable makes it at most ``incomplete``.
+    judged by its VM criteria alone (``unsupported`` when no GPU reached it: its ``vm.*`` criteria
+    all skip, which must not read as eligible); a VM snapshot that was unusable makes it at most
+    ``incomplete``.
     """
     given = system.get("verdict")
     if isinstance(given, str) and given:
@@ -75,7 +77,7 @@ def system_verdict(system: Mapping[str, Any]) -> str:
     vm = system.get("vm")
     if gpus:
         verdict = min((str(g.get("verdict")) for g in gpus), key=_rank)
-    elif isinstance(vm, Mapping) and system.get("os") is None:
+    elif isinstance(vm, Mapping) and system.get("os") is None and as_mappings(vm.get("gpus")):
         verdict = "eligible"  # a VM snapshot with no host: its own criteria decide
     else:
         verdict = "unsupported"
