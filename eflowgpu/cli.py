@@ -210,12 +210,22 @@ def _add_fleet(subparsers: SubParsers) -> None:
     parser.add_argument(
         "--baseline", type=Path, metavar="FLEET.json", help="an earlier fleet.json to compare with"
     )
+    parser.add_argument(
+        "--profile", metavar="NAME", help="merge only the reports judged by this support profile"
+    )
+    parser.add_argument(
+        "--mix-profiles",
+        action="store_true",
+        help="merge reports judged by different profiles or matrices, keeping each host once per "
+        "profile (without it such a merge is refused)",
+    )
     parser.set_defaults(func=_run_fleet)
 
 
 def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
     from eflowgpu.fleet import find_reports, load_baseline, merge_reports, with_baseline, write_fleet
     from eflowgpu.fleet.load import ReportError
+    from eflowgpu.fleet.model import MixedProfilesError
 
     paths, missing = find_reports(args.reports)
     if missing:
@@ -231,8 +241,32 @@ def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
         except ReportError as exc:
             print(f"eflowgpu fleet: --baseline {args.baseline}: {exc}", file=context.stderr)
             return EXIT_USAGE
-    fleet = merge_reports(paths)
+    try:
+        fleet = merge_reports(paths, profile=args.profile, mix_profiles=args.mix_profiles)
+    except MixedProfilesError as exc:
+        print(f"eflowgpu fleet: {exc}", file=context.stderr)
+        return EXIT_USAGE
+    if not fleet.reports:
+        for problem in fleet.input_errors:
+            print(f"eflowgpu fleet: {problem.path}: {problem.error}", file=context.stderr)
+        wanted = f" judged by profile {args.profile}" if args.profile else ""
+        print(
+            f"eflowgpu fleet: none of the {len(paths)} report(s) is a readable report{wanted}",
+            file=context.stderr,
+        )
+        return EXIT_FAILURE
     if baseline is not None:
+        judged = {s.get("profile") for s in baseline.get("systems") or [] if isinstance(s, dict)}
+        ours = {j.profile for j in fleet.judgements}
+        if judged and ours and judged != ours and not args.mix_profiles:
+            print(
+                f"eflowgpu fleet: --baseline {args.baseline} was judged by profile(s) "
+                f"{', '.join(sorted(str(p) for p in judged))}, these reports by "
+                f"{', '.join(sorted(str(p) for p in ours))}: comparing them would report the profiles' "
+                "differences as regressions (use --mix-profiles to compare anyway)",
+                file=context.stderr,
+            )
+            return EXIT_USAGE
         fleet = with_baseline(fleet, baseline, str(args.baseline))
     try:
         write_fleet(args.out, fleet)
@@ -250,7 +284,12 @@ def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
             f"; against the baseline: {len(fleet.baseline.regressions)} regressions, "
             f"{len(fleet.baseline.improvements)} improvements"
         )
+    if len(fleet.judgements) > 1:
+        summary += f"; judged by {', '.join(j.label for j in fleet.judgements)}, kept apart per profile"
     print(summary, file=context.stdout)
+    if fleet.baseline is not None:
+        for change in fleet.baseline.regressions:
+            print(f"REGRESSION {change.line()}", file=context.stdout)
     if fleet.baseline is not None and fleet.baseline.regressions:
         return EXIT_FAILURE
     return EXIT_OK
