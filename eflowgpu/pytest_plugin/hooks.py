@@ -185,6 +185,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     pack = session.config.stash.get(SESSION_KEY, None)
     if pack is not None:
         pack.write_reports()
+        if any(failure.gated for failure in pack.gate_failures):  # the pack's gate, not a traceback
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -195,6 +197,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("EFLOW GPU compatibility")
     for line in summary_lines(pack.systems, pack.profile.key):
         terminalreporter.line(line)
+    for failure in pack.gate_failures:
+        terminalreporter.line(failure.message, red=failure.gated, yellow=not failure.gated)
     for path in pack.reports_written:
         terminalreporter.line(f"report: {Path(path)}")
 

@@ -27,6 +27,7 @@ from eflowgpu.pytest_plugin.benchcases import PROPERTY as BENCH_PROPERTY
 from eflowgpu.pytest_plugin.benchcases import GpuContext
 from eflowgpu.pytest_plugin.cases import HostCase, host_cases
 from eflowgpu.report.files import write_reports
+from eflowgpu.report.gate import GateFailure, take_from_pytest_benchmark
 from eflowgpu.report.model import build_report
 from eflowgpu.snapshot import snapshot_files
 from eflowgpu.vm.evaluate import VmJudgement, VmRecord, attach_vms, read_vm_file
@@ -90,6 +91,7 @@ class PackSession:
         self.expect_passthrough: str | None = config.getoption("expect_passthrough")
         self.reports_written: list[Path] = []
         self.benchmarks: dict[str, dict[str, Any]] = {}
+        self.gate_failures: list[GateFailure] = []
 
     @cached_property
     def allure_label(self) -> pytest.MarkDecorator:
@@ -319,6 +321,9 @@ class PackSession:
         }
         report = build_report(self.matrix, self.profile, self.systems, run=run)
         self._attach_benchmarks(report)
+        self.gate_failures = take_from_pytest_benchmark(
+            getattr(self.config, "_benchmarksession", None), report
+        )
         self._write_allure_meta()
         self.reports_written = write_reports(self.report_dir, report)
 
