@@ -92,6 +92,8 @@ class PackSession:
         self.reports_written: list[Path] = []
         self.benchmarks: dict[str, dict[str, Any]] = {}
         self.gate_failures: list[GateFailure] = []
+        self.deselected = 0
+        self.coverage: dict[str, Any] | None = None
 
     @cached_property
     def allure_label(self) -> pytest.MarkDecorator:
@@ -300,6 +302,14 @@ class PackSession:
                 return record
         return None
 
+    def bench_subject(self) -> tuple[str | None, str | None, str | None]:
+        """The system label, GPU name and PCI id the benchmarks measure (Allure groups by them)."""
+        record = self.live_record()
+        seen = record.seen if record is not None else None
+        gpu = seen.gpus[0] if seen is not None and seen.gpus else None
+        label = record.label if record is not None else None
+        return label, gpu.label if gpu else None, gpu.gpu.pci_id if gpu else None
+
     def live_gpu(self) -> GpuContext:
         """The live VM's GPU product and passthrough type, to judge benchmark figures against."""
         record = self.live_record()
@@ -313,12 +323,14 @@ class PackSession:
         """Write the run's reports (on the controller or in a serial run; never on a worker)."""
         if self.is_worker:
             return
-        run = {
+        run: dict[str, Any] = {
             "mode": self.sources.mode,
             "note": self.sources.note,
             "vm_mode": self.vm_sources.mode,
             "vm_note": self.vm_sources.note,
         }
+        if self.coverage is not None:
+            run["coverage"] = self.coverage
         report = build_report(self.matrix, self.profile, self.systems, run=run)
         self._attach_benchmarks(report)
         self.gate_failures = take_from_pytest_benchmark(
@@ -341,6 +353,8 @@ class PackSession:
             "vm.mode": self.vm_sources.mode,
             "level": str(self.config.getoption("level")),
         }
+        if self.coverage is not None:
+            environment["coverage"] = self.coverage["note"]
         write_allure_meta(Path(folder), environment=environment)
 
     def _attach_benchmarks(self, report: dict[str, Any]) -> None:
