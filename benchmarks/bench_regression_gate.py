@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         first = run([*storage, "--benchmark-save=baseline", "--benchmark-json", str(root / "base.json"),
                      "--report-dir", str(root / "base")])  # fmt: skip
         base = median_ms(root / "base.json")
-        print(f"baseline:    exit {first.returncode}, cpu_gemm_fp32 median {base:.2f} ms per sample")
+        print(f"baseline:    exit {first.returncode}, cpu_gemm_fp32 median {base:.2f} ms per multiply")
         held = held and first.returncode == 0
         for index in range(1, args.unchanged + 1):
             name = f"unchanged-{index}"

@@ -35,6 +35,7 @@ class FakeBenchmarkSession:
 
     compare_fail: list[object] = field(default_factory=list)
     performance_regressions: list[tuple[str, str]] = field(default_factory=list)
+    compared_mapping: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _report(cv: float, *others: dict[str, Any]) -> dict[str, Any]:
@@ -102,3 +103,18 @@ def test_unparsable_messages_and_names_are_kept() -> None:
     assert bench_id_of("test_benchmark[d2d]") == "d2d" and bench_id_of("plain") == "plain"
     (failure,) = gate_outcome([("x", "something else")], [GateCheck("mean", 5.0)], {})
     assert failure.gated and failure.bench_id == "x" and failure.field == "mean"
+
+
+def test_the_baseline_spread_decides_precision_when_the_saved_run_has_one() -> None:
+    """A degraded run is noisier than its baseline: the baseline's spread (unchanged hardware) counts."""
+    saved = {"history/0001_baseline.json": {NAME: {"extra_info": {"cv": 0.01}, "stats": {}}}}
+    session = FakeBenchmarkSession([PercentageRegressionCheck("median", 10)], [(NAME, MESSAGE)], saved)
+    report = _report(0.4)  # this run is noisy, the baseline was not
+    (failure,) = take_from_pytest_benchmark(session, report)
+    assert failure.gated and failure.cv == 0.01
+    noisy_baseline = {"h": {NAME: {"extra_info": {"cv": 0.3}}}}
+    session = FakeBenchmarkSession(
+        [PercentageRegressionCheck("median", 10)], [(NAME, MESSAGE)], noisy_baseline
+    )
+    (failure,) = take_from_pytest_benchmark(session, _report(0.01))
+    assert not failure.gated and "spread on unchanged hardware (CV 0.30)" in failure.message

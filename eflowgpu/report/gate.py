@@ -56,6 +56,7 @@ class GateFailure:
     gated: bool
     """False when the figure's own spread is wider than the tolerance: reported, not failed."""
     cv: float | None
+    """The spread the decision used: the baseline's CV where the saved run has one, else this run's."""
 
     @property
     def message(self) -> str:
@@ -65,9 +66,9 @@ class GateFailure:
         if self.gated:
             return f"REGRESSION {moved}, past the gate's {self.check.text}"
         return (
-            f"NOT GATED {moved}, past the gate's {self.check.text}, but the figure's spread on this run "
-            f"(CV {self.cv:.2f}) is wider than the tolerance: it cannot be told from noise; rerun on an "
-            "idle machine or at a longer --level"
+            f"NOT GATED {moved}, past the gate's {self.check.text}, but the figure's spread on unchanged "
+            f"hardware (CV {self.cv:.2f}) is wider than the tolerance: it cannot be told from noise; save "
+            "the baseline again on an idle machine or at a longer --level"
         )
 
 
@@ -99,17 +100,19 @@ def gate_outcome(
     regressions: Sequence[tuple[str, str]],
     checks: Sequence[GateCheck],
     benchmarks: Mapping[str, Mapping[str, Any]],
+    baseline_spread: Mapping[str, float] | None = None,
 ) -> list[GateFailure]:
     """The gate's failures from pytest-benchmark's ``(name, message)`` pairs, judged by each figure's spread.
 
-    ``benchmarks`` are the report's ``vm.benchmarks`` entries by id (their ``cv`` is the spread).
-    A message that cannot be parsed is kept as a gated failure of its whole text.
+    The spread is the baseline's (``baseline_spread``: the CV of the saved run, on unchanged
+    hardware) where known, else this run's (``benchmarks``: the report's ``vm.benchmarks`` entries
+    by id, whose ``cv`` is the spread). A message that cannot be parsed is kept as a gated failure.
     """
     failures = []
     by_field = {check.field: check for check in checks}
     for name, message in regressions:
         bench_id = bench_id_of(name)
-        cv = benchmarks.get(bench_id, {}).get("cv")
+        cv = (baseline_spread or {}).get(bench_id, benchmarks.get(bench_id, {}).get("cv"))
         match = _FAILED.search(message)
         if match is None:
             check = checks[0] if checks else GateCheck("median", 0.0)
@@ -124,7 +127,12 @@ def gate_outcome(
     return failures
 
 
-def apply_gate(report: dict[str, Any], failures: Sequence[GateFailure], checks: Sequence[GateCheck]) -> None:
+def apply_gate(
+    report: dict[str, Any],
+    failures: Sequence[GateFailure],
+    checks: Sequence[GateCheck],
+    baseline_spread: Mapping[str, float] | None = None,
+) -> None:
     """Record the gate in the report: ``run.regression_gate`` and each benchmark entry's ``gate``."""
     run = report.setdefault("run", {})
     run["regression_gate"] = {
@@ -141,7 +149,8 @@ def apply_gate(report: dict[str, Any], failures: Sequence[GateFailure], checks: 
             if not isinstance(entry, dict):
                 continue
             failure = flagged.get(str(entry.get("id")))
-            imprecise = [c for c in checks if not precise_enough(entry.get("cv"), c)]
+            spread = (baseline_spread or {}).get(str(entry.get("id")), entry.get("cv"))
+            imprecise = [c for c in checks if not precise_enough(spread, c)]
             if failure is not None:
                 entry["gate"] = {"gated": failure.gated, "status": "fail" if failure.gated else "noisy",
                                  "detail": failure.message}  # fmt: skip
@@ -149,7 +158,7 @@ def apply_gate(report: dict[str, Any], failures: Sequence[GateFailure], checks: 
                 entry["gate"] = {
                     "gated": False,
                     "status": "noisy",
-                    "detail": f"spread (CV {entry['cv']:.2f}) wider than the gate's {imprecise[0].text}: "
+                    "detail": f"spread (CV {spread:.2f}) wider than the gate's {imprecise[0].text}: "
                     "not gated as a precise figure",
                 }
             elif checks:
@@ -180,6 +189,22 @@ def take_from_pytest_benchmark(benchmark_session: object, report: dict[str, Any]
         for entry in (vm or {}).get("benchmarks") or [] if isinstance(vm, dict) else []:
             if isinstance(entry, dict):
                 entries[str(entry.get("id"))] = entry
-    failures = gate_outcome(pairs, checks, entries)
-    apply_gate(report, failures, checks)
+    spreads = baseline_spreads(getattr(benchmark_session, "compared_mapping", None))
+    failures = gate_outcome(pairs, checks, entries, spreads)
+    apply_gate(report, failures, checks, spreads)
     return failures
+
+
+def baseline_spreads(compared: object) -> dict[str, float]:
+    """The CV of each benchmark in the saved run(s) compared with (the pack's ``extra_info.cv``).
+
+    ``compared`` is pytest-benchmark's ``compared_mapping``: ``{path: {fullname: saved benchmark}}``.
+    """
+    spreads: dict[str, float] = {}
+    for saved in compared.values() if isinstance(compared, Mapping) else ():
+        for name, bench in saved.items() if isinstance(saved, Mapping) else ():
+            extra = bench.get("extra_info") if isinstance(bench, Mapping) else None
+            cv = extra.get("cv") if isinstance(extra, Mapping) else None
+            if isinstance(cv, int | float) and not isinstance(cv, bool) and math.isfinite(cv):
+                spreads[bench_id_of(str(name))] = float(cv)
+    return spreads
