@@ -218,6 +218,12 @@ def _blocking(criteria: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     ]
 
 
+def _section(title: str, lines: list[str], out: list[str]) -> None:
+    """A ``## title`` section of ``lines``, or nothing when there are none."""
+    if lines:
+        out.extend([f"## {title}", "", *lines])
+
+
 def _blockers(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> None:
     sections: list[str] = []
     for _, system in ordered:
@@ -237,10 +243,7 @@ def _blockers(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> N
             if not blocking:
                 sections.append("- no failed criterion was reported")
             sections.append("")
-    if sections:
-        out.append("## Why GPUs are not eligible")
-        out.append("")
-        out.extend(sections)
+    _section("Why GPUs are not eligible", sections, out)
 
 
 def _vm_failures(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> None:
@@ -264,10 +267,7 @@ def _vm_failures(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -
             detail = _text(bench.get("detail"), "no detail given")
             sections.append(f"- benchmark {_text(bench.get('id'))} failed: {detail}")
         sections.append("")
-    if sections:
-        out.append("## In-VM failures")
-        out.append("")
-        out.extend(sections)
+    _section("In-VM failures", sections, out)
 
 
 def _warnings(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> None:
@@ -282,11 +282,7 @@ def _warnings(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> N
             for criterion in as_mappings(owner.get("criteria")):
                 if criterion.get("status") == "warn":
                     lines.append(f"- **{host}** / {where}: " + _criterion_line(criterion)[2:])
-    if lines:
-        out.append("## Warnings")
-        out.append("")
-        out.extend(lines)
-        out.append("")
+    _section("Warnings", [*lines, ""] if lines else [], out)
 
 
 def _deploy(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> None:
@@ -306,11 +302,7 @@ def _deploy(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> Non
                 f"- **{host}** / {_text(gpu.get('name'), '(unnamed GPU)')} "
                 f"({escape_markdown(label.badge)}{when}): {escape_markdown(hint)}"
             )
-    if body:
-        out.append("## Deploy commands")
-        out.append("")
-        out.extend(body)
-        out.append("")
+    _section("Deploy commands", [*body, ""] if body else [], out)
 
 
 def _vm(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> None:
