@@ -10,12 +10,13 @@ a few sampling variants, and prints per variant:
 * the worst run-to-run change of each (``max / min - 1``), against the gate's tolerance,
 * the within-run CV and the time each run took.
 
-Variants: the level as it is (``as-is``); torch pinned to 1 thread (``1-thread``); longer samples
-and more warm-up (``long-samples``). Runs alternate between variants (round-robin), so that the
+Variants: the level as it is (``level``: the CPU benchmarks on one torch thread); one thread per
+usable core (``all-cores``, what the pack did before); all cores with longer samples (0.2 s) and
+more warm-up (``long-samples``). Runs alternate between variants (round-robin), so that the
 load of a shared machine falls on all of them alike.
 
     python benchmarks/bench_cpu_spread.py [--bench cpu_gemm_fp32] [--level quick] [--runs 4]
-        [--tolerance 0.10] [--variants as-is,1-thread,long-samples]
+        [--tolerance 0.10] [--variants level,all-cores,long-samples]
 
 Exits 1 when no variant's figure stays within the tolerance.
 """
@@ -34,22 +35,22 @@ from eflowgpu.bench.levels import Level
 from eflowgpu.bench.runner import available_cores
 
 
-def _as_is(level: Level) -> tuple[Level, int | None]:
+def _level(level: Level) -> tuple[Level, int | None]:
     return level, None
 
 
-def _one_thread(level: Level) -> tuple[Level, int | None]:
-    return level, 1
+def _all_cores(level: Level) -> tuple[Level, int | None]:
+    return dataclasses.replace(level, cpu=dataclasses.replace(level.cpu, threads=None)), None
 
 
 def _long_samples(level: Level) -> tuple[Level, int | None]:
-    cpu = dataclasses.replace(level.cpu, min_sample_s=max(0.2, level.cpu.min_sample_s))
+    cpu = dataclasses.replace(level.cpu, threads=None, min_sample_s=max(0.2, level.cpu.min_sample_s))
     return dataclasses.replace(level, warmup=max(5, level.warmup), cpu=cpu), None
 
 
 VARIANTS: dict[str, Callable[[Level], tuple[Level, int | None]]] = {
-    "as-is": _as_is,
-    "1-thread": _one_thread,
+    "level": _level,
+    "all-cores": _all_cores,
     "long-samples": _long_samples,
 }
 

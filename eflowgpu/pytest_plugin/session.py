@@ -303,11 +303,13 @@ class PackSession:
         return None
 
     def bench_subject(self) -> tuple[str | None, str | None, str | None]:
-        """The system label, GPU name and PCI id the benchmarks measure (Allure groups by them)."""
+        """The system (host) label, GPU name and PCI id the benchmarks measure (Allure groups by them,
+        as it groups the host and in-VM criteria: system > GPU)."""
         record = self.live_record()
         seen = record.seen if record is not None else None
         gpu = seen.gpus[0] if seen is not None and seen.gpus else None
-        label = record.label if record is not None else None
+        owners = [s.host for s in self.systems if record is not None and _record_of(s) is record]
+        label = owners[0] if owners else record.label if record is not None else None
         return label, gpu.label if gpu else None, gpu.gpu.pci_id if gpu else None
 
     def live_gpu(self) -> GpuContext:
@@ -369,6 +371,11 @@ class PackSession:
             if isinstance(vm, dict) and vm.get("source") == record.source:
                 vm["benchmarks"] = entries
                 vm["speedups"] = speedups(entries)
+
+
+def _record_of(system: SystemResult) -> VmRecord | None:
+    """The VM record joined to a system, judged or not."""
+    return system.vm.record if isinstance(system.vm, VmJudgement) else system.vm
 
 
 def speedups(entries: list[dict[str, Any]]) -> dict[str, float]:
