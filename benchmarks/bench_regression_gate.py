@@ -1,6 +1,8 @@
 """Demonstration: the README's regression gate holds on unchanged hardware and fails a degraded run.
 
-Saves a baseline run of the in-VM CPU GEMM benchmark, then runs it three more times unchanged and
+Saves a baseline run of the in-VM CPU GEMM benchmark (again, up to three times, while its samples
+spread more than the quick level's 5 % CV target: a baseline must be precise to gate against),
+then runs it three more times unchanged and
 once degraded, each compared with ``--benchmark-compare --benchmark-compare-fail=median:10%`` (the
 README's gate). The degraded run is pinned to one core (``taskset -c 0``) that a busy process
 shares with it, the way a throttled or shared machine loses speed. Prints every run's median, exit
@@ -58,6 +60,16 @@ def median_ms(path: Path) -> float:
     return float(json.loads(path.read_text())["benchmarks"][0]["stats"]["median"]) * 1e3
 
 
+BASELINE_ATTEMPTS = 3
+PRECISE_CV = 0.05
+"""A baseline whose samples spread more than this (the quick level's CV target) is saved again."""
+
+
+def baseline_cv(path: Path) -> float:
+    """The CV the pack recorded for the one benchmark of a pytest-benchmark JSON file."""
+    return float(json.loads(path.read_text())["benchmarks"][0]["extra_info"]["cv"])
+
+
 def gate_lines(output: str) -> list[str]:
     """The pack's gate lines in a run's output."""
     return [
@@ -78,10 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gate-", dir=PROJECT / "reports") as tmp:
         root = Path(tmp)
         storage = ["--benchmark-storage", str(root / "history")]
-        first = run([*storage, "--benchmark-save=baseline", "--benchmark-json", str(root / "base.json"),
-                     "--report-dir", str(root / "base")])  # fmt: skip
-        base = median_ms(root / "base.json")
-        print(f"baseline:    exit {first.returncode}, cpu_gemm_fp32 median {base:.2f} ms per multiply")
+        for attempt in range(1, BASELINE_ATTEMPTS + 1):  # a baseline must be precise to gate against
+            first = run([*storage, f"--benchmark-save=baseline{attempt}", "--benchmark-json",
+                         str(root / "base.json"), "--report-dir", str(root / "base")])  # fmt: skip
+            base, spread = median_ms(root / "base.json"), baseline_cv(root / "base.json")
+            print(f"baseline {attempt}:  exit {first.returncode}, cpu_gemm_fp32 median {base:.2f} ms "
+                  f"per multiply, CV {spread:.3f}")  # fmt: skip
+            if spread <= PRECISE_CV:
+                break
+            print(f"  CV over {PRECISE_CV}: the machine was busy; saving the baseline again")
         held = held and first.returncode == 0
         for index in range(1, args.unchanged + 1):
             name = f"unchanged-{index}"
