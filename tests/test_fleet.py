@@ -123,31 +123,30 @@ def test_lab_both_profiles_as_separate_hosts(lab: dict[str, Path]) -> None:
     fleet = merge_reports([lab["preview-p"], lab["ga"]], mix_profiles=True)
     assert [j.profile for j in fleet.judgements] == ["ga-2022-06", "preview-2021-06"]
     assert len(fleet.systems) == 60
-    assert len(fleet.cells) == 27
+    assert len(fleet.cells) == 54  # one row per model and profile: no cell mixes two tables
     assert not fleet.input_errors
-    assert cell_of(fleet, "t4", "Windows Server 2022|ServerDatacenter") == (
-        8,
-        "eligible-with-warnings",
+    ga, preview = "@ga-2022-06", "@preview-2021-06"
+    server = "Windows Server 2022|ServerDatacenter"
+    assert cell_of(fleet, "t4" + ga, server) == (4, "eligible-with-warnings", "not-eligible")
+    assert cell_of(fleet, "t4" + preview, server) == (4, "eligible-with-warnings", "not-eligible")
+    # the profiles disagree: merged, these cells would have read "best eligible, worst unsupported"
+    iot = "Windows 10 21H2|IoTEnterprise"
+    assert cell_of(fleet, "a2" + ga, iot) == (1, "eligible-with-warnings", "eligible-with-warnings")
+    assert cell_of(fleet, "a2" + preview, iot) == (1, "unsupported", "unsupported")
+    assert cell_of(fleet, "rtx3060" + ga, "Windows 10 21H2|Enterprise") == (2, "eligible", "not-eligible")
+    assert cell_of(fleet, "rtx3060" + preview, "Windows 10 21H2|Enterprise") == (
+        2,
+        "not-eligible",
         "not-eligible",
     )
-    assert cell_of(fleet, "a2", "Windows 10 21H2|IoTEnterprise") == (
-        2,
-        "eligible-with-warnings",
+    assert cell_of(fleet, "rtx3080" + ga, "build 21390|Professional") == (1, "not-eligible", "not-eligible")
+    assert cell_of(fleet, "brand:intel_igpu" + preview, "Windows 11 23H2|Professional") == (
+        1,
+        "unsupported",
         "unsupported",
     )
-    assert cell_of(fleet, "rtx3060", "Windows 10 21H2|Enterprise") == (4, "eligible", "not-eligible")
-    assert cell_of(fleet, "rtx3080", "build 21390|Professional") == (
-        2,
-        "eligible-with-warnings",
-        "not-eligible",
-    )
-    assert cell_of(fleet, "brand:intel_igpu", "Windows 11 23H2|Professional") == (
-        2,
-        "eligible",
-        "unsupported",
-    )
-    assert cell_of(fleet, "gtx1650", "Windows 11 22H2|Professional") == (2, "not-eligible", "not-eligible")
-    assert fleet.cell("t4", "Windows 11 24H2|Professional") is None
+    assert fleet.cell("t4" + ga, "Windows 11 24H2|Professional") is None
+    assert [m.label for m in fleet.models[:2]] == ["a2 \u00b7 ga-2022-06", "a2 \u00b7 preview-2021-06"]
     ids = [c.id for c in fleet.cells]
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"cell-[a-z0-9-]+", i) for i in ids)

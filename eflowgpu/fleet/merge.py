@@ -100,10 +100,20 @@ def _newest(occurrences: list[tuple[datetime, int, FleetSystem]]) -> FleetSystem
     )
 
 
+def per_profile(model: ModelKey, profile: str | None) -> ModelKey:
+    """The row of a model in a fleet of several profiles: one row per model and profile."""
+    shown = profile or "(no profile)"
+    return ModelKey(f"{model.key}@{shown}", f"{model.label} \u00b7 {shown}", model.in_catalog)
+
+
 def build_cells(
-    systems: Iterable[FleetSystem],
+    systems: Iterable[FleetSystem], *, mixed: bool = False
 ) -> tuple[tuple[ModelKey, ...], tuple[Release, ...], tuple[Cell, ...]]:
-    """The matrix: its rows, its columns and its non-empty cells (row-major)."""
+    """The matrix: its rows, its columns and its non-empty cells (row-major).
+
+    ``mixed`` (reports of several profiles, merged on purpose): one row per model and profile, so
+    that no cell counts verdicts of different tables together.
+    """
     members: dict[tuple[str, str], list[tuple[FleetSystem, GpuEntry]]] = {}
     models: dict[str, ModelKey] = {}
     releases: dict[str, Release] = {}
@@ -117,7 +127,7 @@ def build_cells(
         ):
             releases[release.key] = release
         for gpu in system.gpus:
-            model = model_key(gpu)
+            model = per_profile(model_key(gpu), system.profile) if mixed else model_key(gpu)
             models.setdefault(model.key, model)
             members.setdefault((model.key, release.key), []).append((system, gpu))
     model_order = sorted(models.values(), key=lambda m: (not m.in_catalog, m.key.casefold(), m.key))
@@ -228,7 +238,7 @@ def merge_reports(
             order += 1
     read = [report.path for report in loaded]
     systems = tuple(_newest(by_host[key]) for key in sorted(by_host))
-    models, releases, cells = build_cells(systems)
+    models, releases, cells = build_cells(systems, mixed=len(judgements) > 1)
     return Fleet(
         generated_at=_timestamp(generated_at),
         reports=tuple(read),
