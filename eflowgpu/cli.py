@@ -251,6 +251,7 @@ def _add_fleet(subparsers: SubParsers) -> None:
 
 def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
     from eflowgpu.fleet import find_reports, load_baseline, merge_reports, with_baseline, write_fleet
+    from eflowgpu.fleet.baseline import profile_mismatch
     from eflowgpu.fleet.load import ReportError
     from eflowgpu.fleet.model import MixedProfilesError
 
@@ -283,16 +284,9 @@ def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
         )
         return EXIT_FAILURE
     if baseline is not None:
-        judged = {s.get("profile") for s in baseline.get("systems") or [] if isinstance(s, dict)}
-        ours = {j.profile for j in fleet.judgements}
-        if judged and ours and judged != ours and not args.mix_profiles:
-            print(
-                f"eflowgpu fleet: --baseline {args.baseline} was judged by profile(s) "
-                f"{', '.join(sorted(str(p) for p in judged))}, these reports by "
-                f"{', '.join(sorted(str(p) for p in ours))}: comparing them would report the profiles' "
-                "differences as regressions (use --mix-profiles to compare anyway)",
-                file=context.stderr,
-            )
+        mismatch = profile_mismatch(fleet, baseline)
+        if mismatch is not None and not args.mix_profiles:
+            print(f"eflowgpu fleet: --baseline {args.baseline} {mismatch}", file=context.stderr)
             return EXIT_USAGE
         fleet = with_baseline(fleet, baseline, str(args.baseline))
     try:

@@ -261,6 +261,22 @@ def _hosts(views: Mapping[str, _View], keys: Iterable[str]) -> tuple[str, ...]:
     return tuple(views[k].host for k in sorted(keys))
 
 
+def profile_mismatch(fleet: Fleet, baseline: Mapping[str, Any]) -> str | None:
+    """Why ``baseline`` should not be compared with ``fleet`` (judged by other profiles), or None.
+
+    Comparing them would report the differences between the profiles' tables as regressions.
+    """
+    judged = {s.get("profile") for s in as_mappings(baseline.get("systems"))} - {None}
+    ours = {j.profile for j in fleet.judgements} - {None}
+    if not judged or not ours or judged == ours:
+        return None
+    return (
+        f"was judged by profile(s) {', '.join(sorted(str(p) for p in judged))}, these reports by "
+        f"{', '.join(sorted(str(p) for p in ours))}: comparing them would report the profiles' "
+        "differences as regressions (use --mix-profiles to compare anyway)"
+    )
+
+
 def with_baseline(fleet: Fleet, baseline: Mapping[str, Any], path: str) -> Fleet:
     """``fleet`` with its comparison against ``baseline``."""
     return replace(fleet, baseline=compare_with_baseline(fleet, baseline, path))
