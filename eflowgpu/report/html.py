@@ -50,6 +50,7 @@ CSP = (
 )
 
 _SEP = " \u00b7 "
+_MUTED_SMALL = ' <small class="muted">{}</small>'
 _NOT_YET = '<small class="muted">once every required criterion passes:</small>'
 
 _BASE_CSS = """
@@ -309,7 +310,7 @@ def _gpu_block(gpu: Mapping[str, Any], notes: Mapping[str, str]) -> str:
     return (
         f'<div class="gpu-block"><h3>{_badge(verdict_label(verdict))} '
         f'<span class="gpu">{_text(gpu.get("name"), "(unnamed GPU)")}</span>'
-        f"{f' <small class=muted>{ids_html}</small>' if ids_html else ''}</h3>"
+        f"{_MUTED_SMALL.format(ids_html) if ids_html else ''}</h3>"
         f'<p class="facts">{_SEP.join(facts)}</p>{deploy}'
         f'<p class="small">Criteria ({len(criteria)}): {_criteria_counts(criteria)} '
         f"{_attention(criteria)}</p>"
@@ -476,13 +477,14 @@ def _summary_line(verdict: str, system: Mapping[str, Any]) -> str:
     if system.get("status") == "error":
         reason = _text(system.get("error"), "the snapshot could not be evaluated (no reason given)")
         parts.append(f'<span class="error-text">{reason}</span>')
-        return "".join(f"{p} " for p in parts).rstrip()
+        return " ".join(parts)
     if gpus:
         names = []
         for gpu in gpus:
             extra = [str(gpu[k]) for k in ("model", "passthrough") if gpu.get(k)]
             name = _text(gpu.get("name"), "(unnamed GPU)")
-            names.append(f"{name} <small class=muted>({_e(', '.join(extra))})</small>" if extra else name)
+            shown = _MUTED_SMALL.format(f"({_e(', '.join(extra))})") if extra else ""
+            names.append(f"{name}{shown}")
         parts.append(f'<span class="gpus">{"; ".join(names)}</span>')
     elif isinstance(vm, Mapping) and system.get("os") is None:
         parts.append('<span class="gpus muted">no host snapshot: in-VM results only</span>')
