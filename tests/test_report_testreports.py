@@ -158,3 +158,21 @@ def test_a_narrowed_ci_run_tells_junit_allure_and_the_report(tmp_path: Path) -> 
     assert {"name": "tag", "value": "warning"} in policy[0]["labels"]
     environment = (out / "allure-results" / "environment.properties").read_text(encoding="utf-8")
     assert "coverage=narrowed by -k" in environment
+    assert "verdicts.systems=1 not-eligible, 1 eligible-with-warnings\n" in environment
+
+
+def test_allure_environment_carries_the_verdicts() -> None:
+    from eflowgpu.report.allure_meta import verdict_environment
+
+    report = {
+        "systems": [
+            {"status": "ok", "gpus": [{"verdict": "not-eligible"}, {"verdict": "unsupported"}]},
+            {"status": "ok", "gpus": [{"verdict": "eligible"}]},
+            {"status": "error", "gpus": []},
+        ]
+    }
+    assert verdict_environment(report) == {
+        "verdicts.systems": "1 not-eligible, 1 error, 1 eligible",
+        "verdicts.gpus": "1 eligible, 1 not-eligible, 1 unsupported",
+    }
+    assert verdict_environment({}) == {"verdicts.systems": "no system", "verdicts.gpus": "no GPU"}

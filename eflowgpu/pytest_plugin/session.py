@@ -338,15 +338,15 @@ class PackSession:
         self.gate_failures = take_from_pytest_benchmark(
             getattr(self.config, "_benchmarksession", None), report
         )
-        self._write_allure_meta()
+        self._write_allure_meta(report)
         self.reports_written = write_reports(self.report_dir, report)
 
-    def _write_allure_meta(self) -> None:
+    def _write_allure_meta(self, report: dict[str, Any]) -> None:
         """Allure's environment.properties and categories.json, once, from the controller."""
         folder = getattr(self.config.option, "allure_report_dir", None)
         if not folder:
             return
-        from eflowgpu.report.allure_meta import base_environment, write_allure_meta
+        from eflowgpu.report.allure_meta import base_environment, verdict_environment, write_allure_meta
 
         environment = base_environment() | {
             "profile": self.profile.key,
@@ -357,6 +357,7 @@ class PackSession:
         }
         if self.coverage is not None:
             environment["coverage"] = self.coverage["note"]
+        environment.update(verdict_environment(report))  # beside Allure's pass rate of criteria
         write_allure_meta(Path(folder), environment=environment)
 
     def _attach_benchmarks(self, report: dict[str, Any]) -> None:

@@ -25,6 +25,8 @@ from typing import Any
 
 from eflowgpu import __version__
 from eflowgpu.matrix.model import BENCHMARK_IDS
+from eflowgpu.report.labels import as_mappings, verdict_counts
+from eflowgpu.report.verdicts import ATTENTION_ORDER, system_verdict
 from eflowgpu.report.write import write_text_atomic
 
 ENVIRONMENT_NAME = "environment.properties"
@@ -217,6 +219,26 @@ def executor_info(env: Mapping[str, str]) -> dict[str, Any] | None:
         return None
     info["reportName"] = "EFLOW GPU qualification"
     return {key: value for key, value in info.items() if value not in (None, "")}
+
+
+def verdict_environment(report: Mapping[str, Any]) -> dict[str, str]:
+    """The verdicts of systems and GPUs, for Allure's Environment widget.
+
+    Allure's headline is the share of passed tests, and most criteria of a GPU that is not eligible
+    pass: a lab where 14 of 32 GPUs are not eligible still reads 94 %. These entries put the
+    verdicts on the same overview page.
+    """
+    systems = as_mappings(report.get("systems"))
+    by_system: dict[str, int] = {}
+    for system in systems:
+        verdict = system_verdict(system)
+        by_system[verdict] = by_system.get(verdict, 0) + 1
+    ordered = sorted(by_system, key=lambda v: ATTENTION_ORDER.index(v) if v in ATTENTION_ORDER else 0)
+    gpus = {v: n for v, n in verdict_counts(systems).items() if n}
+    return {
+        "verdicts.systems": ", ".join(f"{by_system[v]} {v}" for v in ordered) or "no system",
+        "verdicts.gpus": ", ".join(f"{n} {v}" for v, n in gpus.items()) or "no GPU",
+    }
 
 
 def write_allure_meta(
