@@ -69,6 +69,9 @@ def test_coverage_of_a_narrowed_run() -> None:
     assert found is not None
     assert found["note"].startswith("narrowed by -k 't4': 20 of 30 tests ran, covering 2 of 5 systems;")
     assert "still lists every evaluated system" in found["note"]
+    xdist = coverage(collected=None, selected=7, keyword="dda", markexpr=None)  # the controller's view
+    assert xdist is not None and xdist["note"].startswith("narrowed by -k 'dda': 7 tests ran;")
+    assert coverage(collected=None, selected=7, keyword="", markexpr="") is None
     by_id = coverage(collected=9, selected=9, keyword=None, markexpr=None, args=["suites/x.py::test_a"])
     assert by_id is not None and by_id["narrowed_by"] == ["1 test id(s)"]
 

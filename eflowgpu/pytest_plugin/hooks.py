@@ -222,6 +222,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write the reports, whatever the outcome (failures, crashed workers, interruption)."""
     pack = session.config.stash.get(SESSION_KEY, None)
     if pack is not None:
+        if pack.coverage is None and not pack.is_worker:  # xdist's controller: the workers collected
+            pack.coverage = coverage(collected=None, selected=session.testscollected,
+                                     keyword=session.config.option.keyword,
+                                     markexpr=session.config.option.markexpr)  # fmt: skip
         pack.write_reports()
         if any(failure.gated for failure in pack.gate_failures):  # the pack's gate, not a traceback
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

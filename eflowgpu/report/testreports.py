@@ -76,7 +76,7 @@ def benchmark_labels(
 
 def coverage(
     *,
-    collected: int,
+    collected: int | None,
     selected: int,
     keyword: str | None,
     markexpr: str | None,
@@ -85,6 +85,9 @@ def coverage(
     systems_total: int = 0,
 ) -> dict[str, Any] | None:
     """What a narrowed run covered, or None when every collected test ran.
+
+    ``collected`` is None where the total is not known (pytest-xdist's controller sees only the
+    tests its workers kept).
 
     The result goes into ``run.coverage`` of the report (``note`` is its one line), a JUnit global
     property and Allure's environment.
@@ -97,11 +100,12 @@ def coverage(
     ids = [arg for arg in args if "::" in arg]
     if ids:
         narrowed_by.append(f"{len(ids)} test id(s)")
-    if selected >= collected and not narrowed_by:
+    if (collected is None or selected >= collected) and not narrowed_by:
         return None
     hosts = sorted(set(systems_selected))
     how = " and ".join(narrowed_by) or "deselection"
-    note = f"narrowed by {how}: {selected} of {collected} tests ran"
+    of = f" of {collected}" if collected is not None else ""
+    note = f"narrowed by {how}: {selected}{of} tests ran"
     if systems_total:
         note += f", covering {len(hosts)} of {systems_total} systems"
     note += (
