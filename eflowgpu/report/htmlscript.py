@@ -25,7 +25,9 @@ SCRIPT = """
   var list = document.getElementById("systems");
   if (!bar || !list) { return; }
   var rows = Array.prototype.slice.call(list.querySelectorAll("details.sys"));
-  var text = rows.map(function (row) { return row.textContent.toLowerCase(); });
+  var text = rows.map(function (row) {  // the line: host, GPUs, what fails, release
+    return row.querySelector("summary").textContent.toLowerCase();
+  });
   var verdict = document.getElementById("f-verdict");
   var model = document.getElementById("f-model");
   var search = document.getElementById("f-text");
