@@ -143,26 +143,45 @@ def apply_gate(
         ],
     }
     flagged = {f.bench_id: f for f in failures}
+    for entry in benchmark_entries(report):
+        entry_gate = _entry_gate(entry, flagged.get(str(entry.get("id"))), checks, baseline_spread or {})
+        if entry_gate is not None:
+            entry["gate"] = entry_gate
+
+
+def _entry_gate(
+    entry: Mapping[str, Any],
+    failure: GateFailure | None,
+    checks: Sequence[GateCheck],
+    spreads: Mapping[str, float],
+) -> dict[str, Any] | None:
+    """A benchmark entry's ``gate``: failed, noisy (not gated as precise) or passed; None without checks."""
+    if failure is not None:
+        return {
+            "gated": failure.gated,
+            "status": "fail" if failure.gated else "noisy",
+            "detail": failure.message,
+        }
+    spread = spreads.get(str(entry.get("id")), entry.get("cv"))
+    imprecise = [c for c in checks if not precise_enough(spread, c)]
+    if imprecise:
+        return {
+            "gated": False,
+            "status": "noisy",
+            "detail": f"spread (CV {spread:.2f}) wider than the gate's {imprecise[0].text}: "
+            "not gated as a precise figure",
+        }
+    return {"gated": True, "status": "pass", "detail": None} if checks else None
+
+
+def benchmark_entries(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every ``vm.benchmarks`` entry of the report (the dicts themselves, to be annotated)."""
+    entries: list[dict[str, Any]] = []
     for system in report.get("systems") or []:
         vm = system.get("vm") if isinstance(system, dict) else None
-        for entry in (vm or {}).get("benchmarks") or [] if isinstance(vm, dict) else []:
-            if not isinstance(entry, dict):
-                continue
-            failure = flagged.get(str(entry.get("id")))
-            spread = (baseline_spread or {}).get(str(entry.get("id")), entry.get("cv"))
-            imprecise = [c for c in checks if not precise_enough(spread, c)]
-            if failure is not None:
-                entry["gate"] = {"gated": failure.gated, "status": "fail" if failure.gated else "noisy",
-                                 "detail": failure.message}  # fmt: skip
-            elif imprecise:
-                entry["gate"] = {
-                    "gated": False,
-                    "status": "noisy",
-                    "detail": f"spread (CV {spread:.2f}) wider than the gate's {imprecise[0].text}: "
-                    "not gated as a precise figure",
-                }
-            elif checks:
-                entry["gate"] = {"gated": True, "status": "pass", "detail": None}
+        benchmarks = vm.get("benchmarks") if isinstance(vm, dict) else None
+        entries.extend(e for e in benchmarks or [] if isinstance(e, dict))
+    return entries
 
 
 def exit_status(failures: Sequence[GateFailure]) -> int | None:
@@ -183,12 +202,7 @@ def take_from_pytest_benchmark(benchmark_session: object, report: dict[str, Any]
         return []
     pairs = [(str(name), str(message)) for name, message in found]
     found.clear()
-    entries: dict[str, Mapping[str, Any]] = {}
-    for system in report.get("systems") or []:
-        vm = system.get("vm") if isinstance(system, dict) else None
-        for entry in (vm or {}).get("benchmarks") or [] if isinstance(vm, dict) else []:
-            if isinstance(entry, dict):
-                entries[str(entry.get("id"))] = entry
+    entries = {str(entry.get("id")): entry for entry in benchmark_entries(report)}
     spreads = baseline_spreads(getattr(benchmark_session, "compared_mapping", None))
     failures = gate_outcome(pairs, checks, entries, spreads)
     apply_gate(report, failures, checks, spreads)
