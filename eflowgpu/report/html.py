@@ -33,7 +33,6 @@ from eflowgpu.report.labels import (
     as_mapping,
     as_mappings,
     benchmark_label,
-    error_count,
     ids_with_status,
     sort_criteria,
     status_label,
@@ -74,9 +73,9 @@ small, .small { font-size: .85em; }
   border-radius: 6px; margin: 0; flex: 1 1 20rem; }
 .banner strong { margin-right: .4rem; }
 .counts { display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; margin: 0 0 .3rem; }
-.summary { display: flex; flex-wrap: wrap; gap: .3rem; list-style: none; padding: 0; margin: 0; }
-.summary li { display: flex; align-items: center; gap: .3rem; border: 1px solid #d0d7de;
-  border-radius: 6px; padding: .15rem .5rem; background: #f6f8fa; }
+.summary { display: flex; flex-wrap: wrap; gap: .25rem; list-style: none; padding: 0; margin: 0; }
+.summary li { display: flex; align-items: center; gap: .25rem; border: 1px solid #d0d7de;
+  border-radius: 6px; padding: .05rem .4rem; background: #f6f8fa; }
 .summary .n { font-weight: 700; }
 .summary .zero { opacity: .55; }
 .summary .errors { border-color: #6f2da8; box-shadow: inset 4px 0 0 #6f2da8; }
@@ -94,7 +93,7 @@ small, .small { font-size: .85em; }
 details.sys { border-top: 1px solid #d8dee4; }
 details.sys[hidden] { display: none; }
 details.sys > summary { display: flex; flex-wrap: wrap; align-items: baseline; gap: .15rem .6rem;
-  padding: .12rem .3rem; cursor: pointer; list-style-position: inside; }
+  padding: .06rem .3rem; cursor: pointer; list-style-position: inside; }
 details.sys > summary:hover { background: #f6f8fa; }
 details.sys > summary .badge { min-width: 9.5rem; text-align: center; }
 details.sys.v-not-eligible > summary, details.sys.v-error > summary { box-shadow: inset 4px 0 0 #c62828; }
@@ -599,8 +598,10 @@ def _summary(systems: list[Mapping[str, Any]], verdicts: list[str], out: list[st
     out.append(f'<li class="what"><span class="n">{len(systems)}</span> systems:</li>')
     for verdict in ATTENTION_ORDER:
         if by_system.get(verdict):
+            ident = ' id="count-error"' if verdict == "error" else ""
+            state = " errors" if verdict == "error" else ""
             out.append(
-                f'<li class="count"><span class="n">{by_system[verdict]}</span>'
+                f'<li{ident} class="count{state}"><span class="n">{by_system[verdict]}</span>'
                 f"{_badge(system_verdict_label(verdict))}</li>"
             )
     for verdict, count in by_system.items():
@@ -618,12 +619,7 @@ def _summary(systems: list[Mapping[str, Any]], verdicts: list[str], out: list[st
         ident = f' id="count-{label.key}"' if verdict in VERDICTS else ""
         zero = " zero" if count == 0 else ""
         out.append(f'<li{ident} class="count{zero}"><span class="n">{count}</span>{_badge(label)}</li>')
-    errors = error_count(systems)
-    state = " zero" if errors == 0 else " errors"
-    out.append(
-        f'<li id="count-error" class="count{state}"><span class="n">{errors}</span>'
-        " systems in error</li></ul></div>"
-    )
+    out.append("</ul></div>")
 
 
 def _filters(verdicts: list[str], systems: list[Mapping[str, Any]], out: list[str]) -> None:
