@@ -7,7 +7,9 @@ verdicts change from run to run, and the catalog GPUs get in-VM benchmark figure
 threshold). Then times:
 
 1. the library: :func:`merge_reports` + render + :func:`write_fleet` (JSON, HTML, Markdown);
-2. the command line end to end: ``python -m eflowgpu fleet LAB --out DIR --baseline …``.
+2. the command line end to end: ``python -m eflowgpu fleet LAB --out DIR --baseline … --mix-profiles``.
+
+Both profiles' reports are merged on purpose (``mix_profiles``): each host once per profile.
 
     python benchmarks/bench_fleet.py [--reports 500] [--sites 100] [--keep DIR]
 
@@ -114,7 +116,7 @@ def main() -> int:
         print(f"generated {len(paths)} reports ({size / 1e6:.1f} MB) in {time.perf_counter() - began:.1f} s")
 
         began = time.perf_counter()
-        fleet = merge_reports(paths)
+        fleet = merge_reports(paths, mix_profiles=True)  # the lab is judged by both profiles
         merged = time.perf_counter() - began
         write_fleet(out_lib, fleet)
         library = time.perf_counter() - began
@@ -125,7 +127,16 @@ def main() -> int:
             f"errors, fleet.html {html_size / 1e6:.1f} MB)"
         )
 
-        command = [sys.executable, "-m", "eflowgpu", "fleet", str(lab), "--out", str(out_cli)]
+        command = [
+            sys.executable,
+            "-m",
+            "eflowgpu",
+            "fleet",
+            str(lab),
+            "--out",
+            str(out_cli),
+            "--mix-profiles",
+        ]
         command += ["--baseline", str(out_lib / "fleet.json")]
         began = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=PROJECT)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
+from eflowgpu import __version__
 from eflowgpu.host.collector import (
     Runner,
     SubprocessRunner,
@@ -92,7 +94,13 @@ def _add_collect_host(subparsers: SubParsers) -> None:
 
 def _add_snapshot_options(parser: argparse.ArgumentParser, *, default_timeout_s: int) -> None:
     """``--out`` and ``--timeout``, as both collect commands take them."""
-    parser.add_argument("--out", required=True, type=Path, metavar="PATH", help="snapshot file to write")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="snapshot file to write, or an existing folder (or a path ending in /) to write "
+        "<label>.json into",
+    )
     parser.add_argument(
         "--timeout",
         type=_positive_seconds,
@@ -101,16 +109,35 @@ def _add_snapshot_options(parser: argparse.ArgumentParser, *, default_timeout_s:
     )
 
 
-def _missing_folder(command: str, out: Path, context: CliContext) -> int | None:
+def _missing_folder(command: str, out: str, context: CliContext) -> int | None:
     """EXIT_USAGE (said on stderr) when the snapshot's folder does not exist, else None."""
-    if out.parent.is_dir():
+    folder = Path(out) if _is_folder(out) else Path(out).parent
+    if folder.is_dir():
         return None
-    print(f"eflowgpu {command}: directory does not exist: {out.parent}", file=context.stderr)
+    print(f"eflowgpu {command}: directory does not exist: {folder}", file=context.stderr)
     return EXIT_USAGE
 
 
+def _is_folder(out: str) -> bool:
+    """True when ``--out`` names a folder: an existing one, or a path written with a trailing slash."""
+    return out.endswith(("/", "\\")) or Path(out).is_dir()
+
+
+def snapshot_path(out: str, snapshot: dict[str, Any], kind: str) -> Path:
+    """Where to write: ``out`` itself, or ``out/<label>.json`` when ``out`` is a folder.
+
+    The label is the snapshot's ``vm`` (VM snapshots) or ``host`` label with anything but letters,
+    digits, ``.``, ``_`` and ``-`` replaced, so a hostile label cannot leave the folder.
+    """
+    if not _is_folder(out):
+        return Path(out)
+    label = snapshot.get("vm") if kind == "vm" else snapshot.get("host")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(label or "")).strip("._") or f"{kind}-snapshot"
+    return Path(out) / f"{safe}.json"
+
+
 def _run_collect_host(args: argparse.Namespace, context: CliContext) -> int:
-    out: Path = args.out
+    out: str = args.out
     if (refused := _missing_folder("collect-host", out, context)) is not None:
         return refused
     powershell = context.find_powershell()
@@ -123,7 +150,7 @@ def _run_collect_host(args: argparse.Namespace, context: CliContext) -> int:
     if args.timeout is not None:
         probes = tuple(replace(probe, timeout_s=args.timeout) for probe in HOST_PROBES)
     snapshot = collect_host_snapshot(context.runner, host=args.host, probes=probes, powershell=powershell)
-    return _write_and_summarise("collect-host", snapshot, out, context)
+    return _write_and_summarise("collect-host", snapshot, snapshot_path(out, snapshot, "host"), context)
 
 
 def _write_and_summarise(command: str, snapshot: dict[str, Any], out: Path, context: CliContext) -> int:
@@ -174,7 +201,7 @@ def _add_collect_vm(subparsers: SubParsers) -> None:
 
 
 def _run_collect_vm(args: argparse.Namespace, context: CliContext) -> int:
-    out: Path = args.out
+    out: str = args.out
     if (refused := _missing_folder("collect-vm", out, context)) is not None:
         return refused
     if not sys.platform.startswith("linux"):
@@ -183,7 +210,7 @@ def _run_collect_vm(args: argparse.Namespace, context: CliContext) -> int:
     if args.timeout is not None:
         probes = tuple(replace(probe, timeout_s=args.timeout) for probe in VM_PROBES)
     snapshot = collect_vm_snapshot(context.runner, host=args.host, vm=args.vm, probes=probes)
-    return _write_and_summarise("collect-vm", snapshot, out, context)
+    return _write_and_summarise("collect-vm", snapshot, snapshot_path(out, snapshot, "vm"), context)
 
 
 # --- fleet ----------------------------------------------------------------------------------------
@@ -211,12 +238,23 @@ def _add_fleet(subparsers: SubParsers) -> None:
     parser.add_argument(
         "--baseline", type=Path, metavar="FLEET.json", help="an earlier fleet.json to compare with"
     )
+    parser.add_argument(
+        "--profile", metavar="NAME", help="merge only the reports judged by this support profile"
+    )
+    parser.add_argument(
+        "--mix-profiles",
+        action="store_true",
+        help="merge reports judged by different profiles or matrices, keeping each host once per "
+        "profile (without it such a merge is refused)",
+    )
     parser.set_defaults(func=_run_fleet)
 
 
 def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
     from eflowgpu.fleet import find_reports, load_baseline, merge_reports, with_baseline, write_fleet
+    from eflowgpu.fleet.baseline import profile_mismatch
     from eflowgpu.fleet.load import ReportError
+    from eflowgpu.fleet.model import MixedProfilesError
 
     paths, missing = find_reports(args.reports)
     if missing:
@@ -232,8 +270,25 @@ def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
         except ReportError as exc:
             print(f"eflowgpu fleet: --baseline {args.baseline}: {exc}", file=context.stderr)
             return EXIT_USAGE
-    fleet = merge_reports(paths)
+    try:
+        fleet = merge_reports(paths, profile=args.profile, mix_profiles=args.mix_profiles)
+    except MixedProfilesError as exc:
+        print(f"eflowgpu fleet: {exc}", file=context.stderr)
+        return EXIT_USAGE
+    if not fleet.reports:
+        for problem in fleet.input_errors:
+            print(f"eflowgpu fleet: {problem.path}: {problem.error}", file=context.stderr)
+        wanted = f" judged by profile {args.profile}" if args.profile else ""
+        print(
+            f"eflowgpu fleet: none of the {len(paths)} report(s) is a readable report{wanted}",
+            file=context.stderr,
+        )
+        return EXIT_FAILURE
     if baseline is not None:
+        mismatch = profile_mismatch(fleet, baseline)
+        if mismatch is not None and not args.mix_profiles:
+            print(f"eflowgpu fleet: --baseline {args.baseline} {mismatch}", file=context.stderr)
+            return EXIT_USAGE
         fleet = with_baseline(fleet, baseline, str(args.baseline))
     try:
         write_fleet(args.out, fleet)
@@ -251,7 +306,12 @@ def _run_fleet(args: argparse.Namespace, context: CliContext) -> int:
             f"; against the baseline: {len(fleet.baseline.regressions)} regressions, "
             f"{len(fleet.baseline.improvements)} improvements"
         )
+    if len(fleet.judgements) > 1:
+        summary += f"; judged by {', '.join(j.label for j in fleet.judgements)}, kept apart per profile"
     print(summary, file=context.stdout)
+    if fleet.baseline is not None:
+        for change in fleet.baseline.regressions:
+            print(f"REGRESSION {change.line()}", file=context.stdout)
     if fleet.baseline is not None and fleet.baseline.regressions:
         return EXIT_FAILURE
     return EXIT_OK
@@ -360,6 +420,34 @@ def _run_verify(args: argparse.Namespace, context: CliContext) -> int:
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
+# --- profiles -------------------------------------------------------------------------------------
+
+
+def _add_profiles(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "profiles",
+        help="list the support matrix's profiles (the values of pytest's --profile)",
+        description="List the profiles of the support matrix, the default first marked (default).",
+    )
+    parser.add_argument(
+        "--matrix", type=Path, metavar="FILE", help="the support matrix (default: matrix.yaml here)"
+    )
+    parser.set_defaults(func=_run_profiles)
+
+
+def _run_profiles(args: argparse.Namespace, context: CliContext) -> int:
+    from eflowgpu.profiles import PACKAGE_MATRIX, profile_lines
+
+    path: Path = args.matrix or (Path("matrix.yaml") if Path("matrix.yaml").is_file() else PACKAGE_MATRIX)
+    lines = profile_lines(path)
+    if lines and lines[0].startswith("cannot read the matrix"):
+        print(f"eflowgpu profiles: {lines[0]}", file=context.stderr)
+        return EXIT_USAGE
+    for line in lines:
+        print(line, file=context.stdout)
+    return EXIT_OK
+
+
 # --- parser and entry point -----------------------------------------------------------------------
 
 SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (
@@ -368,6 +456,7 @@ SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (
     _add_fleet,
     _add_bundle,
     _add_verify,
+    _add_profiles,
 )
 """Functions that each add one subcommand to the parser."""
 
@@ -378,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="eflowgpu",
         description="EFLOW GPU qualification pack",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add_subcommand in SUBCOMMANDS:
         add_subcommand(subparsers)

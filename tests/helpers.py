@@ -147,10 +147,10 @@ NO_CHROMIUM = (
 )
 
 
-def dump_dom(page: Path, profile: Path) -> str:
-    """Load ``page`` in headless Chromium (flags that work as root, offline) and return its final DOM."""
+def _chromium(profile: Path, window: tuple[int, int] | None) -> list[str]:
+    """Chromium's command line for a headless, offline run that works as root."""
     assert CHROMIUM is not None, NO_CHROMIUM
-    command = [
+    return [
         CHROMIUM,
         "--headless",
         "--no-sandbox",
@@ -164,10 +164,27 @@ def dump_dom(page: Path, profile: Path) -> str:
         "--disable-extensions",
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile}",
-        "--dump-dom",
-        page.resolve().as_uri(),
+        *([f"--window-size={window[0]},{window[1]}", "--hide-scrollbars"] if window else []),
     ]
+
+
+def dump_dom(page: Path, profile: Path, *, window: tuple[int, int] | None = None) -> str:
+    """Load ``page`` in headless Chromium (flags that work as root, offline) and return its final DOM.
+
+    ``window`` sets the window size (width, height); Chromium keeps at least 500 px of width.
+    """
+    command = [*_chromium(profile, window), "--dump-dom", page.resolve().as_uri()]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
     assert "</html>" in done.stdout, f"chromium printed no DOM: {done.stderr[-2000:]}"
     return done.stdout
+
+
+def screenshot(page: Path, profile: Path, out: Path, *, window: tuple[int, int]) -> bytes:
+    """A PNG screenshot of ``page`` at exactly ``window`` (width, height) pixels."""
+    command = [*_chromium(profile, window), f"--screenshot={out}", page.resolve().as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and out.is_file(), (
+        f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
+    )
+    return out.read_bytes()

@@ -146,3 +146,15 @@ def test_rejects_rules_that_cannot_give_a_cv(overrides: dict[str, float]) -> Non
 def _chain(*parts: Iterable[float]) -> Iterable[float]:
     for part in parts:
         yield from part
+
+
+def test_per_operation_divides_by_the_calibrated_repeats() -> None:
+    """Run A calibrates 3 multiplies per sample, run B (twice as slow) 1: per multiply they compare."""
+    from eflowgpu.bench.stats import per_operation
+
+    fast = per_operation((0.027, 0.028), 3)
+    slow = per_operation((0.018, 0.019), 1)
+    assert fast == pytest.approx((0.009, 0.028 / 3))
+    assert slow[0] / fast[0] == pytest.approx(2.0)
+    for odd in (None, 0, -2, True, "3"):
+        assert per_operation((1.0, 2.0), odd) == (1.0, 2.0)

@@ -1,4 +1,4 @@
-"""The whole sample lab's HTML report in headless Chromium: every system and GPU shown, no script run.
+"""The whole sample lab's HTML report in headless Chromium: every system and GPU shown, no injected script.
 
 The report is made the way the pack makes it (evaluate the snapshot files, build the report, write
 the report files), then loaded in headless Chromium, whose ``--dump-dom`` prints the DOM after the
@@ -54,7 +54,7 @@ class DomText(HTMLParser):
             self._in_title = True
         if self._cell is not None:
             self._depth += 1
-        elif tag == "td":
+        elif tag in ("td", "span"):
             classes = (dict(attrs).get("class") or "").split()
             kind = next((c for c in classes if c in self.cells), None)
             if kind is not None:
@@ -145,8 +145,8 @@ def test_hostile_labels_are_text_and_nothing_runs(
     for name in gpu_names:
         assert any(name in cell for cell in parsed.cells["gpu"]), name
 
-    assert "<script" not in dom.lower()
-    assert parsed.tags.get("script", 0) == 0
+    assert dom.lower().count("<script") == 1  # the pack's own, pinned by hash in the CSP
+    assert parsed.tags.get("script", 0) == 1
     assert parsed.tags.get("img", 0) == 0
     assert parsed.tags.get("svg", 0) == 0
     assert parsed.handlers == []  # no onerror=, onload=, ... attribute anywhere

@@ -24,11 +24,14 @@ from eflowgpu.fleet import (
     with_baseline,
 )
 from eflowgpu.fleet.baseline import compare_benchmark
-from eflowgpu.fleet.model import Benchmark
+from eflowgpu.fleet.model import Benchmark, MixedProfilesError
 from eflowgpu.matrix import load_matrix
 from eflowgpu.report.model import build_report
 
 from helpers import PROJECT
+
+HOSTS = len(list((PROJECT / "fixtures" / "hosts").glob("*.json")))
+"""How many host snapshots the sample lab has: one system each in a fleet of its reports."""
 
 HOSTILE_HOST = "<script>document.title='pwned'</script>|x|`id`\n# heading"
 HOSTILE_GPU = '<img src=x onerror=alert(1)> "quoted" [link](javascript:alert(2)) **bold**'
@@ -57,10 +60,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     relabelled = json.loads(json.dumps(preview))
     for system in relabelled["systems"]:
         system["host"] += "-P"
+    worse = json.loads(json.dumps(ga))
+    worse["generated_at"] = "2026-01-03T00:00:00Z"
+    (srv2022,) = [s for s in worse["systems"] if s["host"] == "LAB-T4-SRV2022"]
+    srv2022["gpus"][0]["verdict"] = "not-eligible"
+    (acs,) = [c for c in srv2022["gpus"][0]["criteria"] if c["id"] == "dda.acs"]
+    acs["status"] = "fail"
     return {
         "preview": write(root / "preview" / "compat-report.json", preview),
         "ga": write(root / "ga" / "compat-report.json", ga),
         "preview-p": write(root / "preview-p" / "compat-report.json", relabelled),
+        "ga-old": write(root / "ga-old" / "compat-report.json", lab_report("ga-2022-06", 1)),
+        "ga-worse": write(root / "ga-worse" / "compat-report.json", worse),
     }
 
 
@@ -112,33 +123,33 @@ def report(systems: list[dict[str, Any]], when: str = "2026-03-01T00:00:00Z") ->
 
 
 def test_lab_both_profiles_as_separate_hosts(lab: dict[str, Path]) -> None:
-    fleet = merge_reports([lab["preview-p"], lab["ga"]])
-    assert len(fleet.systems) == 74
-    assert len(fleet.cells) == 36
+    fleet = merge_reports([lab["preview-p"], lab["ga"]], mix_profiles=True)
+    assert [j.profile for j in fleet.judgements] == ["ga-2022-06", "preview-2021-06"]
+    assert len(fleet.systems) == 2 * HOSTS
+    assert len(fleet.cells) == 72  # one row per model and profile: no cell mixes two tables
     assert not fleet.input_errors
-    assert cell_of(fleet, "t4", "Windows Server 2022|ServerDatacenter") == (
-        8,
-        "eligible-with-warnings",
+    ga, preview = "@ga-2022-06", "@preview-2021-06"
+    server = "Windows Server 2022|ServerDatacenter"
+    assert cell_of(fleet, "t4" + ga, server) == (4, "eligible-with-warnings", "not-eligible")
+    assert cell_of(fleet, "t4" + preview, server) == (4, "eligible-with-warnings", "not-eligible")
+    # the profiles disagree: merged, these cells would have read "best eligible, worst unsupported"
+    iot = "Windows 10 21H2|IoTEnterprise"
+    assert cell_of(fleet, "a2" + ga, iot) == (1, "eligible-with-warnings", "eligible-with-warnings")
+    assert cell_of(fleet, "a2" + preview, iot) == (1, "unsupported", "unsupported")
+    assert cell_of(fleet, "rtx3060" + ga, "Windows 10 21H2|Enterprise") == (2, "eligible", "not-eligible")
+    assert cell_of(fleet, "rtx3060" + preview, "Windows 10 21H2|Enterprise") == (
+        2,
+        "not-eligible",
         "not-eligible",
     )
-    assert cell_of(fleet, "a2", "Windows 10 21H2|IoTEnterprise") == (
-        2,
-        "eligible-with-warnings",
+    assert cell_of(fleet, "rtx3080" + ga, "build 21390|Professional") == (1, "not-eligible", "not-eligible")
+    assert cell_of(fleet, "brand:intel_igpu" + preview, "Windows 11 23H2|Professional") == (
+        1,
+        "unsupported",
         "unsupported",
     )
-    assert cell_of(fleet, "rtx3060", "Windows 10 21H2|Enterprise") == (4, "eligible", "not-eligible")
-    assert cell_of(fleet, "rtx3080", "build 21390|Professional") == (
-        2,
-        "eligible-with-warnings",
-        "not-eligible",
-    )
-    assert cell_of(fleet, "brand:intel_igpu", "Windows 11 23H2|Professional") == (
-        2,
-        "eligible",
-        "unsupported",
-    )
-    assert cell_of(fleet, "gtx1650", "Windows 11 22H2|Professional") == (2, "not-eligible", "not-eligible")
-    assert fleet.cell("t4", "Windows 11 24H2|Professional") is None
+    assert fleet.cell("t4" + ga, "Windows 11 24H2|Professional") is None
+    assert [m.label for m in fleet.models[:2]] == ["a2 \u00b7 ga-2022-06", "a2 \u00b7 preview-2021-06"]
     ids = [c.id for c in fleet.cells]
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"cell-[a-z0-9-]+", i) for i in ids)
@@ -148,18 +159,34 @@ def test_lab_both_profiles_as_separate_hosts(lab: dict[str, Path]) -> None:
 
 @pytest.mark.parametrize("order", ["newest-last", "newest-first"])
 def test_same_host_keeps_newest_with_history(lab: dict[str, Path], order: str) -> None:
-    paths = [lab["preview"], lab["ga"]] if order == "newest-last" else [lab["ga"], lab["preview"]]
+    paths = [lab["ga-old"], lab["ga"]] if order == "newest-last" else [lab["ga"], lab["ga-old"]]
     fleet = merge_reports(paths)
-    assert len(fleet.systems) == 37
-    assert {s.profile for s in fleet.systems} == {"ga-2022-06"}
+    assert len(fleet.systems) == HOSTS
     assert all(s.report == str(lab["ga"]) for s in fleet.systems)
-    assert all(len(s.history) == 1 and s.history[0].report == str(lab["preview"]) for s in fleet.systems)
-    # GA's verdicts, not preview's: the T4 on Server 2025 and the A2 differ between the profiles.
-    assert cell_of(fleet, "t4", "Windows Server 2025|ServerDatacenter") == (1, "not-eligible", "not-eligible")
-    a2 = cell_of(fleet, "a2", "Windows 10 21H2|IoTEnterprise")
-    assert a2 == (1, "eligible-with-warnings", "eligible-with-warnings")
-    srv2025 = next(s for s in fleet.systems if s.host == "LAB-T4-SRV2025")
-    assert dict(srv2025.history[0].verdicts)["10DE:1EB8"] == "eligible-with-warnings"
+    assert all(len(s.history) == 1 and s.history[0].report == str(lab["ga-old"]) for s in fleet.systems)
+
+
+def test_reports_of_two_profiles_are_never_merged_silently(lab: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(MixedProfilesError) as refused:
+        merge_reports([lab["preview"], lab["ga"]])
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "preview-2021-06" in message and "ga-2022-06" in message and "--mix-profiles" in message
+    # one profile chosen: only its reports
+    ga = merge_reports([lab["preview"], lab["ga"]], profile="ga-2022-06")
+    assert {s.profile for s in ga.systems} == {"ga-2022-06"} and len(ga.systems) == HOSTS
+    assert cell_of(ga, "t4", "Windows Server 2025|ServerDatacenter") == (1, "not-eligible", "not-eligible")
+    # mixed on purpose: each host once per profile, neither replacing the other
+    mixed = merge_reports([lab["preview"], lab["ga"]], mix_profiles=True)
+    assert len(mixed.systems) == 2 * HOSTS and not any(s.history for s in mixed.systems)
+    srv2025 = [s for s in mixed.systems if s.host == "LAB-T4-SRV2025"]
+    verdicts = {s.profile: {g.pci_id: g.verdict for g in s.gpus}["10DE:1EB8"] for s in srv2025}
+    assert verdicts == {"preview-2021-06": "eligible-with-warnings", "ga-2022-06": "not-eligible"}
+    # the same profile under two different matrices is refused too
+    other = json.loads(lab["ga"].read_text(encoding="utf-8"))
+    other["matrix"]["sha256"] = "f" * 64
+    with pytest.raises(MixedProfilesError, match="matrix ffffffffffff"):
+        merge_reports([lab["ga"], write(tmp_path / "other" / "compat-report.json", other)])
 
 
 def test_host_labels_compared_case_insensitively(tmp_path: Path) -> None:
@@ -219,7 +246,7 @@ def test_report_over_the_size_limit_is_refused(lab: dict[str, Path]) -> None:
 
 
 def test_fleet_json_document(lab: dict[str, Path]) -> None:
-    fleet = merge_reports([lab["preview"], lab["ga"]], generated_at=datetime(2026, 5, 1, tzinfo=UTC))
+    fleet = merge_reports([lab["ga-old"], lab["ga"]], generated_at=datetime(2026, 5, 1, tzinfo=UTC))
     document = json.loads(json.dumps(fleet_json(fleet)))
     assert document["format"] == FLEET_FORMAT == "eflow-gpu-fleet/1"
     assert document["generated_at"] == "2026-05-01T00:00:00Z"
@@ -234,7 +261,12 @@ def test_fleet_json_document(lab: dict[str, Path]) -> None:
     assert (cell["count"], cell["best"], cell["worst"]) == (2, "eligible", "not-eligible")
     assert {s["host"] for s in cell["systems"]} == {"LAB-T4-SRV2022", "LAB-T4-NOIOV"}
     host = next(s for s in document["systems"] if s["host"] == "LAB-T4-SRV2022")
-    assert host["history"][0]["report"] == str(lab["preview"])
+    assert host["history"][0]["report"] == str(lab["ga-old"])
+    assert document["judged_by"] == [
+        {"profile": "ga-2022-06", "matrix_sha256": fleet.judgements[0].matrix_sha256, "reports": 2}
+    ]
+    noacs = next(s for s in document["systems"] if s["host"] == "LAB-T4-NOACS")
+    assert {"id": "dda.acs", "status": "fail"} in noacs["gpus"][0]["criteria"]
 
 
 # --- escaping -------------------------------------------------------------------------------------
@@ -322,7 +354,7 @@ def test_baseline_finds_worse_verdict_and_dropped_benchmark(tmp_path: Path) -> N
 
 
 def test_identical_baseline_has_no_regressions(tmp_path: Path, lab: dict[str, Path]) -> None:
-    fleet = merge_reports([lab["preview-p"], lab["ga"]])
+    fleet = merge_reports([lab["preview-p"], lab["ga"]], mix_profiles=True)
     baseline = json.loads(json.dumps(fleet_json(fleet)))
     compared = with_baseline(fleet, baseline, "same.json").baseline
     assert compared is not None
@@ -377,26 +409,56 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 
 def test_cli_writes_three_files_and_exit_codes(tmp_path: Path, lab: dict[str, Path]) -> None:
     junk = write(tmp_path / "reports" / "x" / "compat-report.json", {"format": "other"})
-    first = tmp_path / "first"
-    code, out, err = run_cli(str(lab["preview-p"].parent.parent), "--out", str(first))
+    everything = str(lab["preview-p"].parent.parent)
+    code, _, err = run_cli(everything, "--out", str(tmp_path / "refused"))
+    assert code == 2 and "--mix-profiles" in err and "preview-2021-06" in err
+    assert not (tmp_path / "refused").exists()
+    mixed = tmp_path / "mixed"
+    code, out, err = run_cli(everything, "--out", str(mixed), "--mix-profiles")
     assert code == 0, err
-    assert out.count("\n") == 1 and "3 reports (0 input errors), 74 systems, 36 cells" in out
-    assert {p.name for p in first.iterdir()} == {"fleet.json", "fleet.html", "fleet.md"}
-    assert json.loads((first / "fleet.json").read_text(encoding="utf-8"))["format"] == FLEET_FORMAT
+    assert f"5 reports (0 input errors), {3 * HOSTS} systems" in out and "kept apart per profile" in out
+    assert {p.name for p in mixed.iterdir()} == {"fleet.json", "fleet.html", "fleet.md"}
+    assert json.loads((mixed / "fleet.json").read_text(encoding="utf-8"))["format"] == FLEET_FORMAT
 
+    first = tmp_path / "first"
+    code, out, err = run_cli(str(lab["ga"]), "--out", str(first))
+    assert code == 0, err
     code, out, err = run_cli(str(lab["ga"]), str(junk), "--out", str(tmp_path / "second"), "--baseline",
                              str(first / "fleet.json"))  # fmt: skip
-    assert code == 0, err  # the GA hosts are the same as in the first fleet: nothing regressed
+    assert code == 0, err  # the same hosts as in the first fleet: nothing regressed
     assert "1 input errors" in out and "0 regressions" in out
     assert str(junk) in err
 
-    code, out, _ = run_cli(str(lab["preview"]), "--out", str(tmp_path / "third"), "--baseline",
+    code, out, _ = run_cli(str(lab["ga-worse"]), "--out", str(tmp_path / "third"), "--baseline",
                            str(first / "fleet.json"))  # fmt: skip
-    assert code == 1  # preview judges the T4 on Server 2025 better, but others worse than GA
-    assert "regressions" in out
+    assert code == 1
+    lines = [line for line in out.splitlines() if line.startswith("REGRESSION ")]
+    assert lines == [
+        "REGRESSION LAB-T4-SRV2022 / NVIDIA Tesla T4 (10DE:1EB8): eligible -> not-eligible; "
+        "dda.acs pass -> fail"
+    ]
     document = json.loads((tmp_path / "third" / "fleet.json").read_text(encoding="utf-8"))
-    assert document["baseline"]["regressions"]
-    assert "Against the baseline" in (tmp_path / "third" / "fleet.html").read_text(encoding="utf-8")
+    (regression,) = document["baseline"]["regressions"]
+    assert regression["criteria"] == ["dda.acs pass -> fail"] and regression["gpu"] == "NVIDIA Tesla T4"
+    page = (tmp_path / "third" / "fleet.html").read_text(encoding="utf-8")
+    assert "Against the baseline" in page and "dda.acs pass -&gt; fail" in page
+    assert "dda.acs pass -&gt; fail" in (tmp_path / "third" / "fleet.md").read_text(encoding="utf-8")
+
+    # a baseline of another profile is not compared silently either
+    code, _, err = run_cli(str(lab["preview"]), "--out", str(tmp_path / "fourth"), "--baseline",
+                           str(first / "fleet.json"))  # fmt: skip
+    assert code == 2 and "judged by profile(s) ga-2022-06" in err
+
+
+def test_cli_fails_when_no_input_is_readable(tmp_path: Path) -> None:
+    junk = write(tmp_path / "a" / "compat-report.json", {"format": "other"})
+    corrupt = tmp_path / "b" / "compat-report.json"
+    corrupt.parent.mkdir()
+    corrupt.write_text("{", encoding="utf-8")
+    code, out, err = run_cli(str(tmp_path), "--out", str(tmp_path / "o"))
+    assert code == 1 and out == ""
+    assert str(junk) in err and str(corrupt) in err
+    assert "none of the 2 report(s) is a readable report" in err
 
 
 def test_cli_usage_errors(tmp_path: Path, lab: dict[str, Path]) -> None:

@@ -20,6 +20,7 @@ from eflowgpu.evaluate import evaluate_host_files
 from eflowgpu.fleet import merge_reports, write_fleet
 from eflowgpu.fleet.html import TITLE
 from eflowgpu.matrix import load_matrix
+from eflowgpu.report.htmlscript import script_hash
 from eflowgpu.report.labels import verdict_label
 from eflowgpu.report.model import build_report
 
@@ -101,7 +102,7 @@ def test_fleet_html_in_chromium(tmp_path: Path) -> None:
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(document), encoding="utf-8")
         paths.append(path)
-    fleet = merge_reports(paths)
+    fleet = merge_reports(paths, mix_profiles=True)
     write_fleet(tmp_path / "out", fleet)
     dom = _Dom()
     dom.feed(dump_dom(tmp_path / "out" / "fleet.html", tmp_path / "profile"))
@@ -110,7 +111,7 @@ def test_fleet_html_in_chromium(tmp_path: Path) -> None:
     assert dom.title == TITLE
     assert not dom.handlers
     assert "script" not in dom.tags and "img" not in dom.tags and "b" not in dom.tags
-    assert len(dom.cells) == len(fleet.cells) == 37
+    assert len(dom.cells) == len(fleet.cells) == 73  # one row per model and profile
     for shown, cell in zip(dom.cells, fleet.cells, strict=True):
         words = " ".join(shown["text"].split())
         noun = "system" if cell.count == 1 else "systems"
@@ -124,7 +125,35 @@ def test_fleet_html_in_chromium(tmp_path: Path) -> None:
     t4 = next(
         s
         for s, c in zip(dom.cells, fleet.cells, strict=True)
-        if c.id.startswith("cell-t4--windows-server-2022-serverd")
+        if c.id.startswith("cell-t4-ga-2022-06--windows-server-2022-serverd")
     )
-    assert " ".join(t4["text"].split()) == "8 systems best: eligible with warnings worst: not eligible"
+    assert " ".join(t4["text"].split()) == "4 systems best: eligible with warnings worst: not eligible"
     assert dom.tags.get("svg", 0) >= 1
+
+
+_WIDTH_PROBE = (
+    "document.body.setAttribute('data-probe', document.documentElement.scrollWidth + ' ' + "
+    "window.innerWidth + ' ' + document.querySelector('table.matrix').getBoundingClientRect().right);"
+)
+
+
+def test_fleet_matrix_does_not_scroll_sideways_at_1400_px(tmp_path: Path) -> None:
+    """Both profiles of the lab, mixed on purpose: the widest matrix the lab gives fits 1400 px."""
+    paths = []
+    for name, document in (("preview", _lab("preview-2021-06", 1, "-P")), ("ga", _lab("ga-2022-06", 2, ""))):
+        path = tmp_path / "in" / name / "compat-report.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(document), encoding="utf-8")
+        paths.append(path)
+    write_fleet(tmp_path / "out", merge_reports(paths, mix_profiles=True))
+    page = (tmp_path / "out" / "fleet.html").read_text(encoding="utf-8")
+    policy = "default-src 'none';"
+    assert policy in page  # a probe script is allowed only by its own hash, in a copy of the page
+    probe = page.replace(policy, f"{policy} script-src {script_hash(_WIDTH_PROBE)};", 1).replace(
+        "</body>", f"<script>{_WIDTH_PROBE}</script></body>", 1
+    )
+    (tmp_path / "probe.html").write_text(probe, encoding="utf-8")
+    dom = dump_dom(tmp_path / "probe.html", tmp_path / "profile", window=(1400, 900))
+    scroll, width, right = (float(v) for v in dom.split('data-probe="', 1)[1].split('"', 1)[0].split())
+    assert width == 1400
+    assert scroll <= width and right <= width

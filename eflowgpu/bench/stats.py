@@ -147,3 +147,16 @@ def sample(
             return Samples(tuple(values), "max_samples", warmup)
         if n >= 2 and clock() - start >= budget_s:
             return Samples(tuple(values), "budget", warmup)
+
+
+def per_operation(samples: Sequence[float], repeats: object) -> tuple[float, ...]:
+    """Sample durations divided by the operations each sample repeated (``repeats_per_sample``).
+
+    A sample repeats its operation until it lasts a minimum time, and how many repeats that takes
+    is calibrated per run: a slower machine needs fewer. Durations compared between runs (the
+    regression gate replays them to pytest-benchmark) must therefore be per operation. ``repeats``
+    that is not a positive integer leaves the durations as they are.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats <= 0:
+        return tuple(samples)
+    return tuple(value / repeats for value in samples)

@@ -117,7 +117,8 @@ def run_benchmark(
     """Run one benchmark in this process and return its result.
 
     ``device`` defaults to the benchmark's kind (``cuda`` or ``cpu``); ``cuda:N`` picks a GPU. A
-    device of the wrong kind is a ``ValueError``. ``threads`` sets torch's CPU thread count.
+    device of the wrong kind is a ``ValueError``. ``threads`` sets torch's CPU thread count (for
+    the CPU benchmarks, the level's ``cpu.threads`` wins when it sets one).
     Raises :class:`BenchmarkUnavailable` (cannot run here) or :class:`BenchmarkFailed` (a fault
     found). For a hard timeout, run it through :func:`eflowgpu.bench.runner.run_isolated`.
     """
@@ -128,6 +129,8 @@ def run_benchmark(
         raise ValueError(f"{bench_id} runs on a {info.kind} device, not {target!r}")
     from eflowgpu.bench.engine import Engine  # imports torch
 
+    if info.kind == "cpu" and chosen.cpu.threads is not None:
+        threads = chosen.cpu.threads  # the level fixes the CPU figures' thread count (stability)
     engine = Engine(target, threads=threads)
     return _FUNCTIONS[bench_id](engine, chosen)
 

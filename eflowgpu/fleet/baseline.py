@@ -13,11 +13,12 @@ new or removed systems.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from eflowgpu.fleet.load import MAX_REPORT_BYTES, ReportError, parse_benchmark, read_json_limited
+from eflowgpu.fleet.load import MAX_REPORT_BYTES, ReportError, not_passed, parse_benchmark, read_json_limited
+from eflowgpu.fleet.merge import fleet_key
 from eflowgpu.fleet.model import (
     FLEET_FORMAT,
     BaselineComparison,
@@ -43,6 +44,11 @@ class _View:
     status: str
     verdicts: dict[str, str | None]
     benchmarks: dict[str, Benchmark]
+    names: dict[str, str] = field(default_factory=dict)
+    """GPU name per subject."""
+    criteria: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per subject, the status of each criterion that did not pass."""
+    key: str = ""
 
 
 def load_baseline(path: Path, max_bytes: int = MAX_REPORT_BYTES) -> Mapping[str, Any]:
@@ -66,32 +72,77 @@ def _subject(pci_id: object, name: object) -> str:
     return f"(no PCI id) {name}" if isinstance(name, str) and name else "(no PCI id)"
 
 
-def _current_view(system: FleetSystem) -> _View:
+def _current_view(system: FleetSystem, mixed: bool) -> _View:
     verdicts: dict[str, str | None] = {}
+    names: dict[str, str] = {}
+    criteria: dict[str, dict[str, str]] = {}
     for gpu in system.gpus:
-        _worst(verdicts, _subject(gpu.pci_id, gpu.name), gpu.verdict)
-    return _View(system.host, system.status, verdicts, {b.id: b for b in system.benchmarks})
+        subject = _subject(gpu.pci_id, gpu.name)
+        _worst(verdicts, subject, gpu.verdict)
+        if gpu.name:
+            names.setdefault(subject, gpu.name)
+        _merge_criteria(criteria.setdefault(subject, {}), gpu.criteria)
+    return _View(
+        system.host,
+        system.status,
+        verdicts,
+        {b.id: b for b in system.benchmarks},
+        names,
+        criteria,
+        fleet_key(system, mixed=mixed),
+    )
 
 
-def _baseline_view(system: Mapping[str, Any]) -> _View | None:
+_STATUS_RANK = {"warn": 1, "waived": 1, "unknown": 2, "fail": 3}
+"""How bad a criterion status is (pass and skip are 0)."""
+
+
+def _merge_criteria(into: dict[str, str], criteria: Iterable[tuple[str, str]]) -> None:
+    for cid, status in criteria:
+        if _STATUS_RANK.get(status, 2) >= _STATUS_RANK.get(into.get(cid, "pass"), 0):
+            into[cid] = status
+
+
+def changed_criteria(before: Mapping[str, str], after: Mapping[str, str], *, worse: bool) -> tuple[str, ...]:
+    """``id before -> after`` for each criterion whose status got worse (or better), sorted by id."""
+    changed = []
+    for cid in sorted(before.keys() | after.keys()):
+        old, new = before.get(cid, "pass"), after.get(cid, "pass")
+        delta = _STATUS_RANK.get(new, 0 if new in ("pass", "skip") else 2) - _STATUS_RANK.get(
+            old, 0 if old in ("pass", "skip") else 2
+        )
+        if (delta > 0) if worse else (delta < 0):
+            changed.append(f"{cid} {old} -> {new}")
+    return tuple(changed)
+
+
+def _baseline_view(system: Mapping[str, Any], mixed: bool) -> _View | None:
     host = system.get("host")
     if not isinstance(host, str):
         return None
     verdicts: dict[str, str | None] = {}
+    names: dict[str, str] = {}
+    criteria: dict[str, dict[str, str]] = {}
     for gpu in as_mappings(system.get("gpus")):
         verdict = gpu.get("verdict")
-        _worst(
-            verdicts,
-            _subject(gpu.get("pci_id"), gpu.get("name")),
-            verdict if isinstance(verdict, str) else None,
-        )
+        subject = _subject(gpu.get("pci_id"), gpu.get("name"))
+        _worst(verdicts, subject, verdict if isinstance(verdict, str) else None)
+        if isinstance(gpu.get("name"), str):
+            names.setdefault(subject, gpu["name"])
+        _merge_criteria(criteria.setdefault(subject, {}), not_passed(gpu.get("criteria")))
     benchmarks: dict[str, Benchmark] = {}
     for entry in as_mappings(system.get("benchmarks")):
         bench = parse_benchmark(entry)
         if bench is not None:
             benchmarks[bench.id] = bench
     status = system.get("status")
-    return _View(host, status if isinstance(status, str) else "ok", verdicts, benchmarks)
+    profile, sha = system.get("profile"), system.get("matrix_sha256")
+    key = host_key(host)
+    if mixed:
+        key = f"{key}\0{profile if isinstance(profile, str) else ''}\0{sha if isinstance(sha, str) else ''}"
+    return _View(
+        host, status if isinstance(status, str) else "ok", verdicts, benchmarks, names, criteria, key
+    )
 
 
 def _fraction(bench: Benchmark, lower: bool) -> float:
@@ -158,14 +209,21 @@ def _compare_system(old: _View, new: _View, regressions: list[Change], improveme
             )
             continue
         after = new.verdicts[subject]
-        if verdict_rank(after) > verdict_rank(before):
-            regressions.append(
-                Change("verdict", host, subject, str(before), str(after), f"{before} -> {after}")
-            )
-        elif verdict_rank(after) < verdict_rank(before):
-            improvements.append(
-                Change("verdict", host, subject, str(before), str(after), f"{before} -> {after}")
-            )
+        if verdict_rank(after) == verdict_rank(before):
+            continue
+        worse = verdict_rank(after) > verdict_rank(before)
+        criteria = changed_criteria(old.criteria.get(subject, {}), new.criteria.get(subject, {}), worse=worse)
+        change = Change(
+            "verdict",
+            host,
+            subject,
+            str(before),
+            str(after),
+            f"{before} -> {after}",
+            gpu=new.names.get(subject) or old.names.get(subject),
+            criteria=criteria,
+        )
+        (regressions if worse else improvements).append(change)
     for bench_id, old_bench in old.benchmarks.items():
         new_bench = new.benchmarks.get(bench_id)
         if new_bench is None:
@@ -177,12 +235,13 @@ def _compare_system(old: _View, new: _View, regressions: list[Change], improveme
 
 def compare_with_baseline(fleet: Fleet, baseline: Mapping[str, Any], path: str) -> BaselineComparison:
     """The differences between ``fleet`` and the ``baseline`` fleet document read from ``path``."""
+    mixed = len(fleet.judgements) > 1
     old_views: dict[str, _View] = {}
     for entry in as_mappings(baseline.get("systems")):
-        view = _baseline_view(entry)
+        view = _baseline_view(entry, mixed)
         if view is not None:
-            old_views[host_key(view.host)] = view
-    new_views = {host_key(s.host): _current_view(s) for s in fleet.systems}
+            old_views[view.key] = view
+    new_views = {view.key: view for view in (_current_view(s, mixed) for s in fleet.systems)}
     regressions: list[Change] = []
     improvements: list[Change] = []
     for key in sorted(new_views.keys() & old_views.keys()):
@@ -200,6 +259,22 @@ def compare_with_baseline(fleet: Fleet, baseline: Mapping[str, Any], path: str) 
 
 def _hosts(views: Mapping[str, _View], keys: Iterable[str]) -> tuple[str, ...]:
     return tuple(views[k].host for k in sorted(keys))
+
+
+def profile_mismatch(fleet: Fleet, baseline: Mapping[str, Any]) -> str | None:
+    """Why ``baseline`` should not be compared with ``fleet`` (judged by other profiles), or None.
+
+    Comparing them would report the differences between the profiles' tables as regressions.
+    """
+    judged = {s.get("profile") for s in as_mappings(baseline.get("systems"))} - {None}
+    ours = {j.profile for j in fleet.judgements} - {None}
+    if not judged or not ours or judged == ours:
+        return None
+    return (
+        f"was judged by profile(s) {', '.join(sorted(str(p) for p in judged))}, these reports by "
+        f"{', '.join(sorted(str(p) for p in ours))}: comparing them would report the profiles' "
+        "differences as regressions (use --mix-profiles to compare anyway)"
+    )
 
 
 def with_baseline(fleet: Fleet, baseline: Mapping[str, Any], path: str) -> Fleet:

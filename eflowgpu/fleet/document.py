@@ -27,14 +27,18 @@ Strings from the merged reports are kept verbatim (only the HTML and Markdown es
         "host": "LAB-T4-01", "report": "…", "generated_at": "…", "profile": "…",
         "source": "fixtures/hosts/lab-t4-01.json", "status": "ok", "error": null,
         "os": {"name": …, "edition": …, "build": …, "ubr": …, "installation_type": …} | null,
-        "gpus": [{"name", "pci_id", "model", "brand", "passthrough", "verdict"}],
+        "matrix_sha256": "…",                          # the matrix the report was judged by
+        "gpus": [{"name", "pci_id", "model", "brand", "passthrough", "verdict",
+                  "criteria": [{"id", "status"}]}],    # the criteria that did not pass
         "benchmarks": [{"id", "value", "unit", "reference", "threshold", "ratio", "status"}],
         "history": [{"generated_at", "report", "status",
                      "verdicts": [{"pci_id", "verdict"}]}]        # older reports, newest first
       }],
+      "judged_by": [{"profile", "matrix_sha256", "reports"}],  # more than one only with --mix-profiles
       "baseline": null | {                             # with --baseline
         "path": "…", "generated_at": "…",
-        "regressions":  [{"kind", "host", "subject", "before", "after", "detail"}],
+        "regressions":  [{"kind", "host", "subject", "before", "after", "detail",
+                          "gpu", "criteria"}],          # GPU name; "os.build pass -> fail", …
         "improvements": [{"kind", "host", "subject", "before", "after", "detail"}],
         "new_systems": ["host", …], "removed_systems": ["host", …]
       }
@@ -67,6 +71,16 @@ def verdict_totals(fleet: Fleet) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: verdict_rank(kv[0])))
 
 
+def judged_by(fleet: Fleet) -> str:
+    """The profiles and matrices the reports were judged by, for the page and summary headers."""
+    if not fleet.judgements:
+        return "no report"
+    shown = ", ".join(f"{j.label}: {j.reports} report(s)" for j in fleet.judgements)
+    if len(fleet.judgements) > 1:
+        shown += "; each host is listed once per profile, never merged across them"
+    return shown
+
+
 def system_json(system: FleetSystem) -> dict[str, Any]:
     """One system of ``fleet.json``."""
     return {
@@ -78,7 +92,10 @@ def system_json(system: FleetSystem) -> dict[str, Any]:
         "status": system.status,
         "error": system.error,
         "os": asdict(system.os) if system.os is not None else None,
-        "gpus": [asdict(g) for g in system.gpus],
+        "matrix_sha256": system.matrix_sha256,
+        "gpus": [
+            {**asdict(g), "criteria": [{"id": i, "status": st} for i, st in g.criteria]} for g in system.gpus
+        ],
         "benchmarks": [asdict(b) for b in system.benchmarks],
         "history": [
             {
@@ -135,6 +152,7 @@ def fleet_json(fleet: Fleet) -> dict[str, Any]:
             }
             for c in fleet.cells
         ],
+        "judged_by": [asdict(j) for j in fleet.judgements],
         "systems": [system_json(s) for s in fleet.systems],
         "baseline": baseline_json(fleet.baseline) if fleet.baseline is not None else None,
     }

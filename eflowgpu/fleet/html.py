@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from eflowgpu.fleet.document import verdict_totals
+from eflowgpu.fleet.document import judged_by, verdict_totals
 from eflowgpu.fleet.merge import model_key
 from eflowgpu.fleet.model import BaselineComparison, Cell, Change, Fleet, FleetSystem, host_key
 from eflowgpu.report.htmlsafe import badge as _badge
@@ -48,14 +48,18 @@ small { font-size: .85em; }
 table { border-collapse: collapse; }
 th, td { text-align: left; vertical-align: top; padding: .35rem .5rem; }
 table.matrix th { background: #24292f; color: #ffffff; font-weight: 600; }
-table.matrix thead th { position: sticky; top: 0; vertical-align: bottom; min-width: 7.5rem; }
-table.matrix tbody th { white-space: nowrap; }
-table.matrix td { border: 2px solid #ffffff; min-width: 7.5rem; }
+table.matrix { table-layout: fixed; width: 100%; }
+table.matrix thead th { position: sticky; top: 0; vertical-align: bottom;
+  font-size: .8em; overflow-wrap: break-word; }
+table.matrix thead th:first-child { width: 7rem; }
+table.matrix tbody th { overflow-wrap: break-word; }
+table.matrix td { border: 2px solid #ffffff; overflow-wrap: break-word; }
+table.matrix th, table.matrix td { padding: .2rem .15rem; }
 table.matrix td.empty { background: #f6f8fa; }
 table.matrix td.cell a { color: inherit; text-decoration: none; display: block; }
 table.matrix td.cell a:hover .count { text-decoration: underline; }
-table.matrix .count { font-size: 1.25rem; font-weight: 700; }
-table.matrix .best, table.matrix .worst { display: block; font-size: .85em; white-space: nowrap; }
+table.matrix .count { font-size: 1.1rem; font-weight: 700; }
+table.matrix .best, table.matrix .worst { display: block; font-size: .8em; }
 table.list { width: 100%; margin: .25rem 0 .6rem; font-size: .92em; border: 1px solid #d0d7de; }
 table.list th { background: #eaeef2; border-bottom: 1px solid #d0d7de; }
 table.list td { border-top: 1px solid #eaeef2; overflow-wrap: anywhere; }
@@ -296,8 +300,8 @@ def _changes(title: str, changes: Sequence[Change], row_class: str, out: list[st
     for change in changes:
         out.append(
             f'<tr class="{row_class}"><td>{_text(change.host)}</td><td>{_e(change.kind)}</td>'
-            f"<td>{_text(change.subject)}</td><td>{_text(change.before)}</td><td>{_text(change.after)}</td>"
-            f"<td>{_text(change.detail)}</td></tr>"
+            f"<td>{_text(change.what)}</td><td>{_text(change.before)}</td><td>{_text(change.after)}</td>"
+            f"<td>{_text(change.full_detail)}</td></tr>"
         )
     out.append("</tbody></table>")
 
@@ -359,7 +363,8 @@ def render_fleet_html(fleet: Fleet) -> str:
         f"<dt>Reports</dt><dd>{len(fleet.reports)} read, {len(fleet.input_errors)} input error(s)</dd>"
         f"<dt>Systems</dt><dd>{len(fleet.systems)} ({no_gpu} without a GPU, "
         f"{sum(1 for s in fleet.systems if s.status == 'error')} in error)</dd>"
-        f"<dt>Cells</dt><dd>{len(fleet.cells)}</dd></dl>"
+        f"<dt>Cells</dt><dd>{len(fleet.cells)}</dd>"
+        f"<dt>Judged by</dt><dd>{_e(judged_by(fleet))}</dd></dl>"
     )
     out.append('<ul class="summary">')
     for verdict, n in verdict_totals(fleet).items():

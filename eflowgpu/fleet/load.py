@@ -32,6 +32,8 @@ class LoadedReport:
     generated_at: str
     when: datetime
     systems: tuple[FleetSystem, ...]
+    profile: str | None = None
+    matrix_sha256: str | None = None
 
 
 class ReportError(ValueError):
@@ -133,6 +135,18 @@ def _gpu(gpu: Mapping[str, Any]) -> GpuEntry:
         brand=_str(gpu.get("brand")),
         passthrough=_str(gpu.get("passthrough")),
         verdict=_str(gpu.get("verdict")),
+        criteria=not_passed(gpu.get("criteria")),
+    )
+
+
+def not_passed(criteria: object) -> tuple[tuple[str, str], ...]:
+    """``(id, status)`` of the criteria (report or fleet JSON) that did not pass or skip."""
+    return tuple(
+        (c["id"], c["status"])
+        for c in as_mappings(criteria)
+        if isinstance(c.get("id"), str)
+        and isinstance(c.get("status"), str)
+        and c["status"] not in ("pass", "skip")
     )
 
 
@@ -152,7 +166,9 @@ def parse_benchmark(bench: Mapping[str, Any]) -> Benchmark | None:
     )
 
 
-def _system(system: Mapping[str, Any], path: str, generated_at: str, profile: str | None) -> FleetSystem:
+def _system(
+    system: Mapping[str, Any], path: str, generated_at: str, profile: str | None, sha: str | None
+) -> FleetSystem:
     vm = as_mapping(system.get("vm"))
     benchmarks = tuple(b for b in map(parse_benchmark, as_mappings(vm.get("benchmarks"))) if b is not None)
     return FleetSystem(
@@ -166,6 +182,7 @@ def _system(system: Mapping[str, Any], path: str, generated_at: str, profile: st
         os=_os(system.get("os")),
         gpus=tuple(_gpu(g) for g in as_mappings(system.get("gpus"))),
         benchmarks=benchmarks,
+        matrix_sha256=sha,
     )
 
 
@@ -192,11 +209,12 @@ def load_report(
     if not isinstance(systems, list):
         return None, [InputError(where, "no systems list")]
     profile = _str(as_mapping(document.get("matrix")).get("profile"))
+    sha = _str(as_mapping(document.get("matrix")).get("sha256")) or None
     errors: list[InputError] = []
     parsed: list[FleetSystem] = []
     for index, system in enumerate(systems):
         if not isinstance(system, Mapping) or not isinstance(system.get("host"), str):
             errors.append(InputError(where, f"systems[{index}] has no host label, skipped"))
             continue
-        parsed.append(_system(system, where, generated_at, profile))
-    return LoadedReport(where, generated_at, when, tuple(parsed)), errors
+        parsed.append(_system(system, where, generated_at, profile, sha))
+    return LoadedReport(where, generated_at, when, tuple(parsed), profile, sha), errors

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eflowgpu.fleet.document import verdict_totals
+from eflowgpu.fleet.document import judged_by, verdict_totals
 from eflowgpu.fleet.model import BaselineComparison, Cell, Change, Fleet
 from eflowgpu.report.labels import verdict_label
 from eflowgpu.report.markdown import escape_markdown
@@ -47,7 +47,7 @@ def _changes(title: str, changes: Sequence[Change], out: list[str]) -> None:
     out.append(_row(("Host", "Kind", "GPU / benchmark", "Before", "After", "Detail")))
     out.append(_row(("---",) * 6))
     out.extend(
-        _row((_t(c.host), _t(c.kind), _t(c.subject), _t(c.before), _t(c.after), _t(c.detail)))
+        _row((_t(c.host), _t(c.kind), _t(c.what), _t(c.before), _t(c.after), _t(c.full_detail)))
         for c in changes
     )
     out.append("")
@@ -84,6 +84,8 @@ def render_fleet_markdown(fleet: Fleet) -> str:
         f"({len(fleet.input_errors)} input error(s)): {len(fleet.systems)} systems ({errors} in error), "
         f"{len(fleet.cells)} cells."
     )
+    out.append("")
+    out.append(f"Judged by: {_t(judged_by(fleet))}.")
     out.append("")
     out.append(", ".join(f"{n} {_badge(v)}" for v, n in verdict_totals(fleet).items()))
     out.append("")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from eflowgpu.fleet.load import MAX_REPORT_BYTES, load_report
+from eflowgpu.fleet.load import MAX_REPORT_BYTES, LoadedReport, load_report
 from eflowgpu.fleet.model import (
     Cell,
     CellSystem,
@@ -20,6 +21,8 @@ from eflowgpu.fleet.model import (
     FleetSystem,
     GpuEntry,
     InputError,
+    Judgement,
+    MixedProfilesError,
     ModelKey,
     OsInfo,
     Release,
@@ -93,13 +96,24 @@ def _newest(occurrences: list[tuple[datetime, int, FleetSystem]]) -> FleetSystem
         gpus=newest.gpus,
         benchmarks=newest.benchmarks,
         history=history,
+        matrix_sha256=newest.matrix_sha256,
     )
 
 
+def per_profile(model: ModelKey, profile: str | None) -> ModelKey:
+    """The row of a model in a fleet of several profiles: one row per model and profile."""
+    shown = profile or "(no profile)"
+    return ModelKey(f"{model.key}@{shown}", f"{model.label} \u00b7 {shown}", model.in_catalog)
+
+
 def build_cells(
-    systems: Iterable[FleetSystem],
+    systems: Iterable[FleetSystem], *, mixed: bool = False
 ) -> tuple[tuple[ModelKey, ...], tuple[Release, ...], tuple[Cell, ...]]:
-    """The matrix: its rows, its columns and its non-empty cells (row-major)."""
+    """The matrix: its rows, its columns and its non-empty cells (row-major).
+
+    ``mixed`` (reports of several profiles, merged on purpose): one row per model and profile, so
+    that no cell counts verdicts of different tables together.
+    """
     members: dict[tuple[str, str], list[tuple[FleetSystem, GpuEntry]]] = {}
     models: dict[str, ModelKey] = {}
     releases: dict[str, Release] = {}
@@ -113,7 +127,7 @@ def build_cells(
         ):
             releases[release.key] = release
         for gpu in system.gpus:
-            model = model_key(gpu)
+            model = per_profile(model_key(gpu), system.profile) if mixed else model_key(gpu)
             models.setdefault(model.key, model)
             members.setdefault((model.key, release.key), []).append((system, gpu))
     model_order = sorted(models.values(), key=lambda m: (not m.in_catalog, m.key.casefold(), m.key))
@@ -155,28 +169,76 @@ def build_cells(
     return tuple(model_order), tuple(release_order), tuple(cells)
 
 
+def fleet_key(system: FleetSystem, *, mixed: bool) -> str:
+    """The key of a system in the fleet: its host (case-folded), and its profile and matrix when mixed."""
+    if not mixed:
+        return host_key(system.host)
+    return f"{host_key(system.host)}\0{system.profile or ''}\0{system.matrix_sha256 or ''}"
+
+
+def _judgements(loaded: list[LoadedReport]) -> tuple[Judgement, ...]:
+    """The profiles and matrices of the reports; a report without a matrix hash joins its profile's."""
+    by_profile: dict[str, dict[str, int]] = {}
+    for report in loaded:
+        shas = by_profile.setdefault(report.profile or "", {})
+        shas[report.matrix_sha256 or ""] = shas.get(report.matrix_sha256 or "", 0) + 1
+    found: list[Judgement] = []
+    for profile, shas in sorted(by_profile.items()):
+        known = sorted(sha for sha in shas if sha)
+        if len(known) <= 1:
+            found.append(Judgement(profile or None, known[0] if known else None, sum(shas.values())))
+        else:
+            found.extend(Judgement(profile or None, sha or None, n) for sha, n in sorted(shas.items()))
+    return tuple(found)
+
+
+def mixed_message(judgements: tuple[Judgement, ...]) -> str:
+    """The one line that refuses to merge reports judged by different profiles or matrices."""
+    shown = "; ".join(f"{j.label}: {j.reports} report(s)" for j in judgements)
+    return (
+        f"the reports were judged by {len(judgements)} different profiles or matrices ({shown}); "
+        "merging them would mix verdicts of different tables: choose one with --profile NAME, "
+        "or keep each host's reports apart per profile with --mix-profiles"
+    )
+
+
 def merge_reports(
     paths: Iterable[Path | str],
     *,
     max_bytes: int = MAX_REPORT_BYTES,
     generated_at: datetime | None = None,
+    profile: str | None = None,
+    mix_profiles: bool = False,
 ) -> Fleet:
-    """Merge the reports at ``paths`` into a :class:`Fleet`; unreadable ones become input errors."""
-    read: list[str] = []
+    """Merge the reports at ``paths`` into a :class:`Fleet`; unreadable ones become input errors.
+
+    Reports judged by different profiles or matrices are never merged silently: ``profile`` keeps
+    only the reports judged by that profile; ``mix_profiles`` keeps them all, each host once per
+    profile and matrix; otherwise :class:`MixedProfilesError` says which judgements were found.
+    """
     errors: list[InputError] = []
+    loaded: list[LoadedReport] = []
+    for path in paths:
+        report, problems = load_report(Path(path), max_bytes)
+        errors.extend(problems)
+        if report is not None and (profile is None or report.profile == profile):
+            loaded.append(report)
+    judgements = _judgements(loaded)
+    if len(judgements) > 1 and not mix_profiles:
+        raise MixedProfilesError(mixed_message(judgements))
     by_host: dict[str, list[tuple[datetime, int, FleetSystem]]] = {}
     order = 0
-    for path in paths:
-        loaded, problems = load_report(Path(path), max_bytes)
-        errors.extend(problems)
-        if loaded is None:
-            continue
-        read.append(loaded.path)
-        for system in loaded.systems:
-            by_host.setdefault(host_key(system.host), []).append((loaded.when, order, system))
+    for report in loaded:
+        for system in report.systems:
+            if not system.matrix_sha256:  # judged by its profile's only known matrix
+                known = [j.matrix_sha256 for j in judgements if j.profile == system.profile]
+                system = replace(system, matrix_sha256=known[0] if len(known) == 1 else None)
+            key = fleet_key(system, mixed=len(judgements) > 1)
+            by_host.setdefault(key, []).append((report.when, order, system))
             order += 1
+    read = [report.path for report in loaded]
     systems = tuple(_newest(by_host[key]) for key in sorted(by_host))
-    models, releases, cells = build_cells(systems)
+    models, releases, cells = build_cells(systems, mixed=len(judgements) > 1)
     return Fleet(
         generated_at=_timestamp(generated_at),
         reports=tuple(read),
@@ -185,7 +247,8 @@ def merge_reports(
         models=models,
         releases=releases,
         cells=cells,
+        judgements=judgements,
     )
 
 
-__all__ = ["build_cells", "cell_id", "merge_reports", "model_key", "release_of"]
+__all__ = ["build_cells", "cell_id", "fleet_key", "merge_reports", "mixed_message", "model_key", "release_of"]

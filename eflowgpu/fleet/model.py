@@ -57,6 +57,8 @@ class GpuEntry:
     brand: str | None
     passthrough: str | None
     verdict: str | None
+    criteria: tuple[tuple[str, str], ...] = ()
+    """``(id, status)`` of the criteria that did not pass (fail, unknown, warn, waived, …)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,13 @@ class FleetSystem:
     benchmarks: tuple[Benchmark, ...]
     history: tuple[Sighting, ...] = ()
     """Older reports of this host, newest first."""
+    matrix_sha256: str | None = None
+    """The SHA-256 of the matrix the report was judged by."""
+
+    @property
+    def judged_by(self) -> tuple[str | None, str | None]:
+        """``(profile, matrix SHA-256)``: reports judged differently are never merged into one."""
+        return self.profile, self.matrix_sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +179,43 @@ class Change:
     before: str
     after: str
     detail: str
+    gpu: str | None = None
+    """The GPU's name (verdict changes)."""
+    criteria: tuple[str, ...] = ()
+    """The criteria whose status got worse (or better), as ``id before -> after``."""
+
+    @property
+    def what(self) -> str:
+        """The GPU's name and PCI id (``NVIDIA Tesla T4 (10DE:1EB8)``), or the benchmark id."""
+        return f"{self.gpu} ({self.subject})" if self.gpu else self.subject
+
+    @property
+    def full_detail(self) -> str:
+        """The detail and the criteria that changed (``eligible -> not-eligible; dda.acs pass -> fail``)."""
+        return self.detail + (f"; {', '.join(self.criteria)}" if self.criteria else "")
+
+    def line(self) -> str:
+        """One line for the terminal: system, GPU, both verdicts and the criteria that changed."""
+        return f"{self.host} / {self.what}: {self.full_detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The profile and matrix some of the merged reports were judged by, and how many reports."""
+
+    profile: str | None
+    matrix_sha256: str | None
+    reports: int
+
+    @property
+    def label(self) -> str:
+        """``profile (matrix 1a2b3c4d)``."""
+        sha = f"matrix {self.matrix_sha256[:12]}" if self.matrix_sha256 else "matrix unknown"
+        return f"{self.profile or '(no profile)'} ({sha})"
+
+
+class MixedProfilesError(ValueError):
+    """Reports judged by different profiles or matrices, given without asking to mix them (one line)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +243,8 @@ class Fleet:
     releases: tuple[Release, ...]
     cells: tuple[Cell, ...]
     baseline: BaselineComparison | None = field(default=None)
+    judgements: tuple[Judgement, ...] = ()
+    """The profiles and matrices the reports were judged by (more than one only when mixed on purpose)."""
 
     def cell(self, model_key: str, release_key: str) -> Cell | None:
         """The cell of a model and release, if any system has it."""

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from eflowgpu.bench.results import BenchFailure, BenchmarkUnavailable, BenchResult
+from eflowgpu.bench.stats import per_operation
 from eflowgpu.criteria import Status
 from eflowgpu.matrix import CatalogGpu, Matrix
 from eflowgpu.rules.benchmarks import judge_figure
@@ -132,7 +133,7 @@ def run_case(
             pytest.skip(f"{case.bench_id}: {outcome.reason}")
         pytest.fail(f"{case.bench_id}: {outcome.reason}", pytrace=False)
     benchmark.extra_info.update({k: v for k, v in entry.items() if k not in ("spread", "extra")})
-    case.timer.load(outcome.samples)
+    case.timer.load(per_operation(outcome.samples, outcome.extra.get("repeats_per_sample")))
     benchmark.pedantic(_nothing, rounds=max(1, outcome.n), iterations=1)
     if entry["status"] == Status.FAIL.value:
         pytest.fail(f"{case.bench_id}: {entry['detail']}", pytrace=False)

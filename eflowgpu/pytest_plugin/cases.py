@@ -10,6 +10,7 @@ import pytest
 
 from eflowgpu.criteria import Criterion, Status, Verdict
 from eflowgpu.evaluate import SystemResult
+from eflowgpu.report.testreports import warning_properties, warning_text
 from eflowgpu.rules import GpuResult
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -48,6 +49,7 @@ class HostCase:
                 ("verdict", self.gpu.verdict.value),
                 ("criterion", self.criterion.id),
                 ("status", self.criterion.status.value),
+                *warning_properties(self.criterion),
             ]
         return props
 
@@ -101,6 +103,7 @@ def check_criterion(where: str, crit: Criterion) -> None:
     if crit.status in (Status.UNKNOWN, Status.SKIP):
         pytest.skip(f"{where} {crit.status.value}: {crit.message()}")
     if crit.status is Status.WARN:
+        print(warning_text(where, crit))  # JUnit's system-out (junit_logging = system-out)
         warnings.warn(EligibilityWarning(f"{where}: {crit.message()}"), stacklevel=2)
 
 

@@ -16,6 +16,7 @@ from eflowgpu.pytest_plugin.options import add_options
 from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_KEY, PackSession, progress
 from eflowgpu.pytest_plugin.vmcases import vm_cases
 from eflowgpu.report.console import summary_lines
+from eflowgpu.report.testreports import allure_warning, benchmark_labels, coverage
 
 try:  # allure-pytest is a dependency, but the plugin must not break without it
     import allure
@@ -118,6 +119,9 @@ def bench_run(request: pytest.FixtureRequest, record_property: Any) -> Callable[
             return
         if session.vm_sources.mode != "live":
             pytest.skip("benchmarks measure the machine the suite runs on; this run judges recorded VMs only")
+        if _allure_on(request.config):  # group benchmarks by system and GPU, as the criteria are
+            for kind, value in benchmark_labels(*session.bench_subject(), case.bench_id):
+                allure.dynamic.label(kind, value)  # type: ignore[no-untyped-call]
         position = next((i for i, info in enumerate(BENCHMARKS, 1) if info.id == case.bench_id), 0)
         progress(
             request.config,
@@ -136,6 +140,37 @@ def bench_run(request: pytest.FixtureRequest, record_property: Any) -> Callable[
     return run
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Count what -k/-m deselected, for the reports' coverage note."""
+    pack = items[0].config.stash.get(SESSION_KEY, None) if items else None
+    if pack is not None:
+        pack.deselected += len(items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A narrowed run says in every report what it covered (JUnit: a property of each test)."""
+    pack = session.config.stash.get(SESSION_KEY, None)
+    if pack is None:
+        return
+    pack.coverage = coverage(
+        collected=len(session.items) + pack.deselected,
+        selected=len(session.items),
+        keyword=session.config.option.keyword,
+        markexpr=session.config.option.markexpr,
+        args=session.config.args,
+        systems_selected=[_case_host(i) for i in session.items if isinstance(i, CaseItem)],
+        systems_total=len(pack.systems) if any(isinstance(i, CaseItem) for i in session.items) else 0,
+    )
+    if pack.coverage is not None:
+        for item in session.items:
+            item.user_properties.append(("coverage", pack.coverage["note"]))
+
+
+def _case_host(item: CaseItem) -> str:
+    """The host label of a host or VM case (both carry their ``system``)."""
+    return str(getattr(getattr(item.case, "system", None), "host", ""))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
     """Give the running host case its Allure labels and parameters (when Allure reports).
@@ -149,6 +184,9 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     item.own_markers.extend(label(value, label_type=kind).mark for kind, value in item.case.allure_labels())
     for name, value in item.case.parameters():
         allure.dynamic.parameter(name, value)
+    if (warned := allure_warning(repr(item.case), getattr(item.case, "criterion", None))) is not None:
+        allure.dynamic.description(warned[0])  # type: ignore[no-untyped-call]
+        item.own_markers.extend(label(value, label_type=kind).mark for kind, value in warned[1])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -184,7 +222,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write the reports, whatever the outcome (failures, crashed workers, interruption)."""
     pack = session.config.stash.get(SESSION_KEY, None)
     if pack is not None:
+        if pack.coverage is None and not pack.is_worker:  # xdist's controller: the workers collected
+            pack.coverage = coverage(collected=None, selected=session.testscollected,
+                                     keyword=session.config.option.keyword,
+                                     markexpr=session.config.option.markexpr)  # fmt: skip
         pack.write_reports()
+        if any(failure.gated for failure in pack.gate_failures):  # the pack's gate, not a traceback
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -195,6 +239,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("EFLOW GPU compatibility")
     for line in summary_lines(pack.systems, pack.profile.key) + pack.waivers.summary_lines():
         terminalreporter.line(line)
+    for failure in pack.gate_failures:
+        terminalreporter.line(failure.message, red=failure.gated, yellow=not failure.gated)
     for path in pack.reports_written:
         terminalreporter.line(f"report: {Path(path)}")
 

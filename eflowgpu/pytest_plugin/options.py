@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from eflowgpu.profiles import PASSTHROUGH_TYPES, passthrough_type, profile_help
+
 
 def add_options(parser: pytest.Parser) -> None:
     """Register the pack's options in their own group."""
@@ -27,8 +29,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--expect-passthrough",
         default=None,
-        choices=("DDA", "GPU-PV"),
-        help="what the in-VM suite should find when no host data is joined to the VM",
+        type=passthrough_type,
+        choices=PASSTHROUGH_TYPES,
+        help="what the in-VM suite should find when no host data is joined to the VM (any case: dda, gpu-pv)",
     )
     group.addoption(
         "--level",
@@ -53,7 +56,7 @@ def add_options(parser: pytest.Parser) -> None:
         "--profile",
         default=None,
         metavar="NAME",
-        help="the support profile to judge by (default: the matrix's default profile)",
+        help=profile_help(),
     )
     group.addoption(
         "--report-dir",

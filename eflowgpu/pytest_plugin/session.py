@@ -28,6 +28,7 @@ from eflowgpu.pytest_plugin.benchcases import GpuContext
 from eflowgpu.pytest_plugin.cases import HostCase, host_cases
 from eflowgpu.pytest_plugin.waiving import RunWaivers
 from eflowgpu.report.files import write_reports
+from eflowgpu.report.gate import GateFailure, take_from_pytest_benchmark
 from eflowgpu.report.model import build_report
 from eflowgpu.snapshot import snapshot_files
 from eflowgpu.vm.evaluate import VmJudgement, VmRecord, attach_vms, read_vm_file
@@ -92,6 +93,9 @@ class PackSession:
         self.waivers = RunWaivers.from_config(config)  # issue 13: --waivers
         self.reports_written: list[Path] = []
         self.benchmarks: dict[str, dict[str, Any]] = {}
+        self.gate_failures: list[GateFailure] = []
+        self.deselected = 0
+        self.coverage: dict[str, Any] | None = None
 
     @cached_property
     def allure_label(self) -> pytest.MarkDecorator:
@@ -300,6 +304,16 @@ class PackSession:
                 return record
         return None
 
+    def bench_subject(self) -> tuple[str | None, str | None, str | None]:
+        """The system (host) label, GPU name and PCI id the benchmarks measure (Allure groups by them,
+        as it groups the host and in-VM criteria: system > GPU)."""
+        record = self.live_record()
+        seen = record.seen if record is not None else None
+        gpu = seen.gpus[0] if seen is not None and seen.gpus else None
+        owners = [s.host for s in self.systems if record is not None and _record_of(s) is record]
+        label = owners[0] if owners else record.label if record is not None else None
+        return label, gpu.label if gpu else None, gpu.gpu.pci_id if gpu else None
+
     def live_gpu(self) -> GpuContext:
         """The live VM's GPU product and passthrough type, to judge benchmark figures against."""
         record = self.live_record()
@@ -313,24 +327,29 @@ class PackSession:
         """Write the run's reports (on the controller or in a serial run; never on a worker)."""
         if self.is_worker:
             return
-        run = {
+        run: dict[str, Any] = {
             "mode": self.sources.mode,
             "note": self.sources.note,
             "vm_mode": self.vm_sources.mode,
             "vm_note": self.vm_sources.note,
         }
+        if self.coverage is not None:
+            run["coverage"] = self.coverage
         report = build_report(self.matrix, self.profile, self.systems, run=run)
         report.update(self.waivers.report_section())  # issue 13: the additive `waivers` section
         self._attach_benchmarks(report)
-        self._write_allure_meta()
+        self.gate_failures = take_from_pytest_benchmark(
+            getattr(self.config, "_benchmarksession", None), report
+        )
+        self._write_allure_meta(report)
         self.reports_written = write_reports(self.report_dir, report)
 
-    def _write_allure_meta(self) -> None:
+    def _write_allure_meta(self, report: dict[str, Any]) -> None:
         """Allure's environment.properties and categories.json, once, from the controller."""
         folder = getattr(self.config.option, "allure_report_dir", None)
         if not folder:
             return
-        from eflowgpu.report.allure_meta import base_environment, write_allure_meta
+        from eflowgpu.report.allure_meta import base_environment, verdict_environment, write_allure_meta
 
         environment = base_environment() | {
             "profile": self.profile.key,
@@ -339,6 +358,9 @@ class PackSession:
             "vm.mode": self.vm_sources.mode,
             "level": str(self.config.getoption("level")),
         }
+        if self.coverage is not None:
+            environment["coverage"] = self.coverage["note"]
+        environment.update(verdict_environment(report))  # beside Allure's pass rate of criteria
         write_allure_meta(Path(folder), environment=environment)
 
     def _attach_benchmarks(self, report: dict[str, Any]) -> None:
@@ -353,6 +375,11 @@ class PackSession:
             if isinstance(vm, dict) and vm.get("source") == record.source:
                 vm["benchmarks"] = entries
                 vm["speedups"] = speedups(entries)
+
+
+def _record_of(system: SystemResult) -> VmRecord | None:
+    """The VM record joined to a system, judged or not."""
+    return system.vm.record if isinstance(system.vm, VmJudgement) else system.vm
 
 
 def speedups(entries: list[dict[str, Any]]) -> dict[str, float]:

@@ -68,6 +68,9 @@ _STATUS_LABELS: Mapping[str, Label] = MappingProxyType(
     }
 )
 
+MEASURED_LABEL = Label("measured", "measured, not judged", "MEASURED", "#ddf4ff", "#0a3069")
+"""A benchmark figure with no reference to judge it by (``skip`` with a value): pytest passes it."""
+
 ERROR_LABEL = Label("error", "error", "ERROR", "#6f2da8", "#ffffff")
 """A system whose snapshot could not be read or evaluated."""
 
@@ -78,9 +81,16 @@ _OTHER_COLOURS = ("#8c959f", "#ffffff")
 
 
 def all_labels() -> tuple[Label, ...]:
-    """Every fixed label (verdicts, statuses, error, no GPU, other), for building style sheets."""
+    """Every fixed label (verdicts, statuses, error, no GPU, measured, other), for style sheets."""
     other = Label("other", "other", "OTHER", *_OTHER_COLOURS)
-    return (*_VERDICT_LABELS.values(), *_STATUS_LABELS.values(), ERROR_LABEL, NO_GPU_LABEL, other)
+    return (
+        *_VERDICT_LABELS.values(),
+        *_STATUS_LABELS.values(),
+        ERROR_LABEL,
+        NO_GPU_LABEL,
+        MEASURED_LABEL,
+        other,
+    )
 
 
 def _other(value: object) -> Label:
@@ -100,6 +110,24 @@ def status_label(status: object) -> Label:
     if isinstance(status, str) and status in _STATUS_LABELS:
         return _STATUS_LABELS[status]
     return _other(status)
+
+
+def system_verdict_label(verdict: object) -> Label:
+    """The label of a system verdict: a GPU verdict's, or :data:`ERROR_LABEL` for ``error``."""
+    return ERROR_LABEL if verdict == "error" else verdict_label(verdict)
+
+
+def benchmark_label(bench: Mapping[str, Any]) -> Label:
+    """The label of a benchmark entry: its status's, but ``measured`` for a figure nobody judged.
+
+    A CPU benchmark has no reference, so its entry says ``skip`` although it gave a figure and its
+    pytest test passed: shown as "measured, not judged" rather than as a skip with a value.
+    """
+    status = bench.get("status")
+    value = bench.get("value")
+    if status == "skip" and isinstance(value, int | float) and not isinstance(value, bool):
+        return MEASURED_LABEL
+    return status_label(status)
 
 
 def as_mapping(value: object) -> Mapping[str, Any]:
@@ -132,7 +160,7 @@ def criterion_rank(criterion: Mapping[str, Any]) -> int:
         return 6
     if status == "skip":
         return 7
-    return 5  # a status outside the contract: show it before the passes
+    return 5  # a status outside the contract: show it before the passes, like a waiver
 
 
 def sort_criteria(criteria: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

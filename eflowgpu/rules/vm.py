@@ -383,7 +383,13 @@ def vm_memory(ctx: VmContext) -> Criterion:
         )
     mib = total // 1024
     if mib >= need * 0.95:  # the kernel keeps a few percent of what the VM was given
-        return Criterion("vm.memory", Status.PASS, False, f"the VM has {mib} MiB (MemTotal) >= {need} MiB")
+        return Criterion(
+            "vm.memory",
+            Status.PASS,
+            False,
+            f"the VM has {mib} MiB (MemTotal), at least 95 % of the {need} MiB recommended "
+            "(the kernel keeps a few percent of what the VM is given)",
+        )
     return Criterion(
         "vm.memory",
         Status.WARN,
