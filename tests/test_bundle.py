@@ -136,10 +136,15 @@ def test_the_manifest_names_the_run_and_hashes_every_file(bundle: Path, runs: di
     assert files["snapshots/vm/vm-corrupt-truncated.json"]  # unreadable snapshots travel too
 
 
-def test_bundle_then_verify_the_sample_lab_exits_0(bundle: Path, runs: dict[str, Path], tmp_path: Path) -> None:
+def test_bundle_then_verify_the_sample_lab_exits_0(
+    bundle: Path, runs: dict[str, Path], tmp_path: Path
+) -> None:
     code, out, err = eflowgpu("verify", str(bundle), "--out", str(tmp_path / "v"))
     assert code == 0, out + err
-    assert f"re-judged {systems_in(runs['plain'])} system(s) from their snapshots with profile preview-2021-06" in out
+    assert (
+        f"re-judged {systems_in(runs['plain'])} system(s) from their snapshots with profile preview-2021-06"
+        in out
+    )
     assert out.rstrip().endswith("result: OK, everything holds")
     written = json.loads((tmp_path / "v" / "verify.json").read_text(encoding="utf-8"))
     assert written["format"] == "eflow-gpu-verify/1" and written["ok"] is True and written["problems"] == []

@@ -49,7 +49,7 @@ def test_profiles_lists_the_matrix_profiles_default_first() -> None:
     )
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("preview-2021-06 (default): ")
-    assert lines[1].startswith("ga-2022-06: ")
+    assert {line.split(":")[0] for line in lines[1:]} == {"late-2021", "ga-2022-06"}
     context, out, err = _context()
     assert cli.main(["profiles", "--matrix", str(PROJECT / "nope.yaml")], context=context) == 2
     assert "cannot read the matrix" in err.getvalue() and out.getvalue() == ""

@@ -39,6 +39,7 @@ from eflowgpu.report.labels import (
     system_verdict_label,
     verdict_counts,
     verdict_label,
+    waiver_text,
     waivers_lines,
 )
 from eflowgpu.report.verdicts import ATTENTION_ORDER, attention_rank, by_attention
@@ -94,7 +95,7 @@ small, .small { font-size: .85em; }
 details.sys { border-top: 1px solid #d8dee4; }
 details.sys[hidden] { display: none; }
 details.sys > summary { display: flex; flex-wrap: wrap; align-items: baseline; gap: .15rem .6rem;
-  padding: .06rem .3rem; cursor: pointer; list-style-position: inside; }
+  padding: 0 .3rem; line-height: 1.25; cursor: pointer; list-style-position: inside; }
 details.sys > summary:hover { background: #f6f8fa; }
 details.sys > summary .badge { min-width: 9.5rem; text-align: center; }
 details.sys.v-not-eligible > summary, details.sys.v-error > summary { box-shadow: inset 4px 0 0 #c62828; }
@@ -186,17 +187,9 @@ def os_text(os_info: Mapping[str, Any], *, edition: bool = True) -> str:
 
 
 def _waiver_text(criterion: Mapping[str, Any]) -> str:
-    waiver = as_mapping(criterion.get("waiver"))
-    if not waiver:
-        return ""
-    parts = [f"waiver {_text(waiver.get('id'))}"]
-    if waiver.get("reason"):
-        parts.append(_e(waiver["reason"]))
-    if waiver.get("approved_by"):
-        parts.append(f"approved by {_e(waiver['approved_by'])}")
-    if waiver.get("expires"):
-        parts.append(f"expires {_e(waiver['expires'])}")
-    return f'<br><small class="waiver">{"; ".join(parts)}</small>'
+    """The waiver of a waived criterion, on its own line of the detail cell (escaped)."""
+    note = waiver_text(criterion)
+    return f'<br><small class="waiver">{_e(note)}</small>' if note else ""
 
 
 def _criteria_table(criteria: list[Mapping[str, Any]]) -> str:

@@ -459,8 +459,8 @@ def render_markdown(report: Mapping[str, Any], *, max_bytes: int = MAX_SUMMARY_B
     _header(report, head)
     _run_notes(report, head)
     _counts(systems, [v for v, _ in ordered], head)
-    if lines := waivers_lines(report):
-        head.extend(["## Waivers", "", *(f"- {escape_markdown(line)}" for line in lines), ""])
+    if waived := waivers_lines(report):
+        head.extend(["## Waivers", "", *(f"- {escape_markdown(line)}" for line in waived), ""])
     sections: list[tuple[str, list[str]]] = []
     for name, render in _SECTIONS:
         lines: list[str] = []
