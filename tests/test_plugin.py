@@ -57,7 +57,9 @@ TEST_ID = re.compile(rf"^test_({HOST_TESTS})\[[A-Za-z0-9_.~-]+\]$")
 
 def make_project(root: Path, lab: str | None = "lab", files: list[Path] | None = None) -> Path:
     """A pack project in ``root``: matrix, host suite, pytest.ini, and a copy of lab files in ``lab``."""
-    shutil.copytree(SUITE, root / "suites" / "host", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        SUITE, root / "suites" / "host", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copyfile(PROJECT / "matrix.yaml", root / "matrix.yaml")
     (root / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
     if lab is not None:
@@ -714,7 +716,9 @@ VMS = PROJECT / "fixtures" / "vms"
 def joined_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with both suites, the sample lab in ``lab`` and the sample VMs in ``vms``."""
     root = make_project(tmp_path_factory.mktemp("joined"))
-    shutil.copytree(VM_SUITE, root / "suites" / "vm", ignore=shutil.ignore_patterns("__pycache__", "test_bench*"))
+    shutil.copytree(
+        VM_SUITE, root / "suites" / "vm", ignore=shutil.ignore_patterns("__pycache__", "test_bench*")
+    )
     shutil.copytree(VMS, root / "vms", ignore=shutil.ignore_patterns("*.py"))
     return root
 

@@ -74,7 +74,9 @@ class BenchCase:
     @property
     def test_id(self) -> str:
         """The test id: ``gemm_fp32-cuda0``, ``cpu_gemm_fp32``."""
-        return f"{self.bench_id}-{self.device.replace(':', '')}" if self.gpu_index is not None else self.bench_id
+        return (
+            f"{self.bench_id}-{self.device.replace(':', '')}" if self.gpu_index is not None else self.bench_id
+        )
 
 
 def bench_cases(level: str, gpus: int) -> list[BenchCase]:
@@ -89,7 +91,11 @@ def bench_cases(level: str, gpus: int) -> list[BenchCase]:
             for info in BENCHMARKS
             if info.kind == "cuda"
         ]
-    cases += [BenchCase(info.id, info.kind, info.unit, info.measures, level) for info in BENCHMARKS if info.kind != "cuda"]
+    cases += [
+        BenchCase(info.id, info.kind, info.unit, info.measures, level)
+        for info in BENCHMARKS
+        if info.kind != "cuda"
+    ]
     return cases
 
 

@@ -94,7 +94,9 @@ class PackFixtures:
                 check_remote(case, vm.remote_benchmarks.get(key), record_property)
                 return
             if vm.mode != "live":
-                pytest.skip("benchmarks measure the machine the suite runs on; this run judges recorded VMs only")
+                pytest.skip(
+                    "benchmarks measure the machine the suite runs on; this run judges recorded VMs only"
+                )
             gpus = pack.live_gpus()
             index = case.gpu_index if case.gpu_index is not None and case.gpu_index < len(gpus) else 0
             with machine_lock():

@@ -103,12 +103,16 @@ def pytest_pycollect_makeitem(
         cases: list[Any] = in_area(host_cases(systems), area, "host") if area else system_cases(systems)
         return make_items(collector, name, function, arg, cases, _same)
     snapshots, criteria = vm_cases(pack.provisional_vms())
-    cases = in_area(criteria, area, "vm") if area else snapshots
-    return make_items(collector, name, function, arg, cases, pack.final_vm_case)
+    vm_items: list[Any] = in_area(criteria, area, "vm") if area else snapshots
+    return make_items(collector, name, function, arg, vm_items, _final_vm_case(pack))
 
 
 def _same(case: Any) -> Any:
     return case
+
+
+def _final_vm_case(pack: PackSession) -> Callable[[Any], Any]:
+    return pack.final_vm_case
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -143,12 +147,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Give each benchmark its replaying pytest-benchmark timer and the benchmarks' xdist group."""
     if pack_of(config) is None:
         return
+    grouped = config.pluginmanager.hasplugin("xdist")
     for item in items:
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("bench_case") if callspec is not None else None
         if isinstance(case, BenchCase):
             item.add_marker(pytest.mark.benchmark(timer=case.timer, group=case.device))
-            item.add_marker(pytest.mark.xdist_group(BENCH_GROUP))
+            if grouped:
+                item.add_marker(pytest.mark.xdist_group(BENCH_GROUP))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -303,7 +309,7 @@ def pytest_terminal_summary(
     report = json.loads(pack.reports_written[0].read_text(encoding="utf-8"))
     terminalreporter.section("EFLOW GPU compatibility")
     for side in ("host", "vm"):
-        terminalreporter.line(f"eflowgpu: {pack.sources(side).note}")  # type: ignore[arg-type]
+        terminalreporter.line(f"eflowgpu: {pack.sources(side).note}")
     for line in summary_lines(report, strict=pack.strict):
         terminalreporter.line(line)
     for path in pack.reports_written:

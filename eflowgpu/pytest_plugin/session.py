@@ -335,7 +335,11 @@ PROGRESS_FROM = 200
 def progress(config: pytest.Config, line: str) -> None:
     """Tell the user what a long step is doing (on the terminal, outside output capture)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # collection output is captured otherwise
+            reporter.write_line(line)
+    elif reporter is not None:
         reporter.write_line(line)
     else:  # before the terminal reporter is set up
         print(line, file=sys.stderr, flush=True)

@@ -55,7 +55,11 @@ class SiteOutcome:
         data = json.loads(text)
         crit = data["criterion"]
         criterion = Criterion(
-            str(crit["id"]), Status(crit["status"]), bool(crit["required"]), str(crit["detail"]), crit["remedy"]
+            str(crit["id"]),
+            Status(crit["status"]),
+            bool(crit["required"]),
+            str(crit["detail"]),
+            crit["remedy"],
         )
         return cls(int(data["system"]), int(data["gpu"]), criterion)
 
@@ -75,11 +79,15 @@ def site_criterion(name: str, outcome: str, required: bool, detail: str) -> Crit
     return Criterion(site_id(name), status, required, " ".join(detail.split())[:500] or outcome)
 
 
-def with_site_criteria(systems: Sequence[SystemResult], outcomes: Iterable[SiteOutcome]) -> list[SystemResult]:
+def with_site_criteria(
+    systems: Sequence[SystemResult], outcomes: Iterable[SiteOutcome]
+) -> list[SystemResult]:
     """The systems with each site check's criterion added to its GPU (sorted by id), verdicts redone."""
     extra: dict[tuple[int, int], dict[str, Criterion]] = {}
     for outcome in outcomes:
-        extra.setdefault((outcome.system_index, outcome.gpu_index), {})[outcome.criterion.id] = outcome.criterion
+        extra.setdefault((outcome.system_index, outcome.gpu_index), {})[outcome.criterion.id] = (
+            outcome.criterion
+        )
     if not extra:
         return list(systems)
     result = list(systems)

@@ -11,6 +11,7 @@ work and hands its result (a snapshot file) to the others, so the machine is exa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -100,13 +101,21 @@ def sample_lab(project: Path) -> Sources:
 
 def collect_live_host(report_dir: Path) -> Sources:
     """Run the host probes through PowerShell and save the snapshot in the report folder."""
-    from eflowgpu.host.collector import SubprocessRunner, collect_host_snapshot, find_powershell, write_snapshot
+    from eflowgpu.host.collector import (
+        SubprocessRunner,
+        collect_host_snapshot,
+        find_powershell,
+        write_snapshot,
+    )
 
     host = platform.node() or "localhost"
     powershell = find_powershell()
     if powershell is None:
         return Sources(
-            "live", (), "Live Windows host.", ((host, "live", "PowerShell not found: cannot probe this host"),)
+            "live",
+            (),
+            "Live Windows host.",
+            ((host, "live", "PowerShell not found: cannot probe this host"),),
         )
     target = report_dir / "host-snapshot.json"
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +201,8 @@ def collect_through(request: TransportRequest, say: Callable[[str], None]) -> So
     return Sources(
         "live",
         (str(target),),
-        f"The in-VM suite ran through the {transport.name} transport; the VM's snapshot is saved as {target}.",
+        f"The in-VM suite ran through the {transport.name} transport; "
+        f"the VM's snapshot is saved as {target}.",
         remote_benchmarks=remote_benchmarks(run.report),
     )
 
@@ -256,7 +266,5 @@ def forget_run(report_dir: Path, run_id: str) -> None:
     folder = report_dir / RUN_FOLDER
     for path in folder.glob(f"{run_id}-*"):
         path.unlink(missing_ok=True)
-    try:
+    with contextlib.suppress(OSError):  # other runs' files, or already gone
         folder.rmdir()
-    except OSError:  # other runs' files, or already gone
-        pass
