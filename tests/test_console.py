@@ -64,7 +64,9 @@ def test_vm_criteria_and_benchmarks_are_listed_with_detail() -> None:
                          "remedy": "install 525 or newer"},
                         {"id": "vm.memory", "status": "warn", "required": False, "detail": "1024 MiB"},
                     ],
-                    "benchmarks": [{"id": "h2d_pinned", "device": "cuda:1", "status": "fail", "detail": "6 < 9"}],
+                    "benchmarks": [
+                        {"id": "h2d_pinned", "device": "cuda:1", "status": "fail", "detail": "6 < 9"}
+                    ],
                 },
             }
         ],
