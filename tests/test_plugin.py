@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -765,3 +765,261 @@ def test_vm_suite_alone_examines_this_machine_and_not_the_sample_lab(joined_proj
     assert system["vm"]["passthrough"] == "none"  # this machine has no GPU
     assert (joined_project / "out-vm-only" / "vm-snapshot.json").is_file()
     assert "6 skipped" in run.stdout and "2 passed" in run.stdout  # the snapshot and vm.memory
+
+
+# --- the plugin as an entry point: options anywhere, inactive elsewhere ----------------------------
+
+
+def test_options_with_absolute_paths_parse_from_any_directory_serial_and_parallel(
+    tmp_path: Path, lab_runs: Callable[[str], PackRun]
+) -> None:
+    """The exact form the README gives: ``pytest --rootdir=PACK -c PACK/pytest.ini --host-snapshot
+    /abs/lab --report-dir /abs/out``, space-separated, from another folder, serial and ``-n 2``."""
+    pack = make_project(tmp_path / "pack")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outs = []
+    for extra in ((), ("-n", "2")):
+        out = tmp_path / f"out{len(outs)}"
+        command = [
+            sys.executable, "-m", "pytest", f"--rootdir={pack}", "-c", str(pack / "pytest.ini"),
+            "--host-snapshot", str(pack / "lab"), "--report-dir", str(out), "--profile", PREVIEW, *extra,
+        ]  # fmt: skip
+        done = subprocess.run(
+            command, cwd=elsewhere, env=clean_env(), capture_output=True, text=True, timeout=300, check=False
+        )
+        assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "unrecognized arguments" not in done.stderr
+        outs.append(json.loads((out / "compat-report.json").read_text(encoding="utf-8")))
+        assert f"report: {out / 'compat-report.json'}" in done.stdout  # absolute paths in the summary
+    serial, parallel = outs
+    assert without_time(serial) == without_time(parallel)
+    reference = lab_runs(PREVIEW).report()
+    verdicts = [[g["verdict"] for g in s["gpus"]] for s in serial["systems"]]
+    assert verdicts == [[g["verdict"] for g in s["gpus"]] for s in reference["systems"]]
+
+
+def test_plugin_does_nothing_in_a_run_that_does_not_use_it(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    output = "\n".join(result.outlines)
+    assert "EFLOW GPU compatibility" not in output and "\neflowgpu:" not in output
+    assert not (pytester.path / "reports").exists()
+    fixtures = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
+    assert "The host's facts the pack judged" not in "\n".join(fixtures.outlines)
+
+
+# --- nothing is examined while only listing ----------------------------------------------------------
+
+
+def test_listing_runs_examine_nothing_and_the_vm_suite_does(joined_project: Path) -> None:
+    for flags in (("--collect-only", "-q"), ("--markers",), ("--fixtures",), ("--help",)):
+        out = f"out-list{flags[0]}"
+        run = run_pack(joined_project, out, "--matrix", "matrix.yaml", *flags)
+        ok = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)  # no host data, the VM not examined
+        assert run.returncode in ok, (flags, run.stdout[-2000:], run.stderr[-2000:])
+        assert not (joined_project / out / "vm-snapshot.json").exists(), flags
+        assert not (joined_project / out / "host-snapshot.json").exists(), flags
+    markers = run_pack(joined_project, "out-markers", "--markers").stdout
+    assert "@pytest.mark.dda:" in markers and "@pytest.mark.required:" in markers
+    fixtures = run_pack(joined_project, "out-fixtures", "--fixtures").stdout
+    for name in ("matrix", "profile", "system", "host", "gpu", "vm"):
+        assert re.search(rf"^{name}( \[session scope\])? -- ", fixtures, re.MULTILINE), name
+    # the control: running the in-VM suite does examine this machine
+    run = run_pack(joined_project, "out-vm-live", "--matrix", "matrix.yaml", "suites/vm")
+    assert (joined_project / "out-vm-live" / "vm-snapshot.json").is_file(), run.stdout[-2000:]
+
+
+class FakeRunner:
+    """Stands in for PowerShell on "Windows": records every command, answers like a failed probe."""
+
+    calls: ClassVar[list[list[str]]] = []
+
+    def run(self, argv: Any, timeout_s: float) -> Any:
+        from eflowgpu.host.collector import RunResult
+
+        FakeRunner.calls.append(list(argv))
+        return RunResult(1, "", "not a Windows host (test)")
+
+
+def test_collect_only_on_windows_runs_no_probe_and_no_transport(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eflowgpu.host.collector as collector
+    import eflowgpu.orchestrate.transport as transport
+    from eflowgpu.pytest_plugin import sources
+
+    make_project(pytester.path, lab=None)
+    vm_suite = shutil.ignore_patterns("__pycache__", "test_bench*")  # pytest-benchmark warns in-process
+    shutil.copytree(VM_SUITE, pytester.path / "suites" / "vm", ignore=vm_suite)
+    transports: list[str] = []
+    monkeypatch.setattr(FakeRunner, "calls", [])
+    monkeypatch.setattr(sources, "on_windows", lambda: True)
+    monkeypatch.setattr(collector, "find_powershell", lambda **_: "pwsh.exe")
+    monkeypatch.setattr(collector, "SubprocessRunner", FakeRunner)
+
+    def no_transport(self: Any, **_: Any) -> Any:
+        transports.append("eflow")
+        raise transport.TransportError("no EFLOW VM here (test)")
+
+    monkeypatch.setattr(transport.EflowTransport, "run", no_transport)
+
+    listed = pytester.runpytest_inprocess("--collect-only", "-q", "--report-dir", "out")
+    assert listed.ret == pytest.ExitCode.NO_TESTS_COLLECTED, "\n".join(listed.outlines[-20:])
+    assert FakeRunner.calls == [] and transports == []
+    assert not (pytester.path / "out" / "host-snapshot.json").exists()
+    assert not (pytester.path / "out" / "compat-report.json").exists()  # nothing evaluated: no report
+
+    ran = pytester.runpytest_inprocess("suites/host", "--report-dir", "out2")  # the control
+    assert FakeRunner.calls, "the host suite probes the live host on Windows"
+    assert all(call[0] == "pwsh.exe" for call in FakeRunner.calls)
+    assert (pytester.path / "out2" / "host-snapshot.json").is_file()
+    assert transports == []  # the host suite alone does not reach the VM
+    assert "Live Windows host" in "\n".join(ran.outlines)
+
+
+# --- site checks ---------------------------------------------------------------------------------
+
+SITE_CHECKS = '''
+"""Our lab's own checks."""
+
+import pytest
+
+
+def test_nvidia_pci_id(gpu, system):
+    """The GPU has an NVIDIA PCI id."""
+    assert gpu.pci_id.startswith("10DE:"), f"{gpu.name} has PCI id {gpu.pci_id}"
+
+
+def test_server_edition(host):
+    """Our lab certifies Windows Server hosts only."""
+    edition = host.os.edition_id if host.os else None
+    assert edition and edition.startswith("Server"), f"edition {edition} is not Windows Server"
+
+
+@pytest.mark.recommended
+def test_prefers_two_gpus(system):
+    """We prefer hosts with two GPUs."""
+    assert len(system.gpus) >= 2, f"{len(system.gpus)} GPU(s)"
+'''
+SITE_LAB = ("lab-t4-srv2022", "lab-rtx4070-win11ent", "lab-t4-srv2019")
+
+
+@pytest.fixture(scope="module")
+def site_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with three hosts and a folder of site checks outside suites/."""
+    root = make_project(tmp_path_factory.mktemp("site"), files=[LAB / f"{s}.json" for s in SITE_LAB])
+    (root / "lab_checks").mkdir()
+    (root / "lab_checks" / "test_our_lab.py").write_text(SITE_CHECKS, encoding="utf-8")
+    return root
+
+
+def test_site_checks_land_in_every_report_for_every_gpu(site_project: Path) -> None:
+    args = ("--host-snapshot", "lab", "--profile", GA, "suites", "lab_checks")
+    run = run_pack(site_project, "out-site", *args)
+    parallel = run_pack(site_project, "out-site-n2", *args, "-n", "2")
+    assert without_time(run.report()) == without_time(parallel.report())
+    report = run.report()
+    gpus = [(s, g) for s in report["systems"] for g in s["gpus"]]
+    assert len(gpus) >= 4
+    for system, gpu in gpus:
+        site = {c["id"]: c for c in gpu["criteria"] if c["id"].startswith("site.")}
+        assert sorted(site) == ["site.nvidia_pci_id", "site.prefers_two_gpus", "site.server_edition"]
+        nvidia = gpu["pci_id"].startswith("10DE:")  # LAB-T4-SRV2019 also has a Matrox display adapter
+        assert site["site.nvidia_pci_id"]["status"] == ("pass" if nvidia else "fail")
+        assert site["site.nvidia_pci_id"]["required"] is True
+        server = system["host"].startswith("LAB-T4")
+        assert site["site.server_edition"]["status"] == ("pass" if server else "fail"), system["host"]
+        assert site["site.prefers_two_gpus"]["required"] is False
+        assert site["site.prefers_two_gpus"]["status"] == ("pass" if len(system["gpus"]) >= 2 else "warn")
+    rtx = next(g for s, g in gpus if s["host"] == "LAB-4070-W11ENT")
+    fail = next(c for c in rtx["criteria"] if c["id"] == "site.server_edition")
+    assert "is not Windows Server" in fail["detail"] and rtx["verdict"] == "not-eligible"
+    page = (run.out / "report.html").read_text(encoding="utf-8")
+    markdown = (run.out / "report.md").read_text(encoding="utf-8")
+    assert "site.server_edition" in page and "is not Windows Server" in page
+    assert "site.server\\_edition" in markdown and "is not Windows Server" in markdown
+    cases = junit_cases(run.out / "junit.xml")
+    site_cases = [c for c in cases if c.name.startswith("test_server_edition[")]
+    assert len(site_cases) == len(gpus)
+    assert "test_server_edition[LAB-4070-W11ENT-gpu0-rtx4070]" in [c.name for c in site_cases]
+    assert {c.outcome for c in site_cases} == {"passed", "failed"}
+    recommended = [c for c in cases if c.name.startswith("test_prefers_two_gpus[")]
+    assert {c.outcome for c in recommended} == {"passed"}  # a recommendation warns
+    allure = [json.loads(p.read_text()) for p in (run.out / "allure-results").glob("*-result.json")]
+    assert sum(r["name"].startswith("test_server_edition[") for r in allure) == len(gpus)
+    assert "site.server_edition fail" in run.stdout  # the pack's summary says why
+
+
+def test_markers_select_by_passthrough_and_requirement(site_project: Path) -> None:
+    run = run_pack(site_project, "out-m", "--host-snapshot", "lab", "--profile", GA, "--collect-only", "-q",
+                   "-m", "dda and required", "suites", "lab_checks")  # fmt: skip
+    ids = [line for line in run.stdout.splitlines() if "::" in line]
+    assert ids and all("LAB-T4" in line for line in ids), ids  # only the DDA GPUs
+    assert not any(
+        "dda.mitigation_driver" in line or "prefers_two_gpus" in line for line in ids
+    )  # recommended
+    assert any("test_server_edition[LAB-T4-SRV2022" in line for line in ids)  # site checks are required
+
+
+# --- one verdict per system, and --strict -----------------------------------------------------------
+
+
+def test_strict_fails_a_run_whose_system_is_not_eligible(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, files=[LAB / "lab-t4-partial.json"])
+    args = ("suites/host", "--host-snapshot", "lab", "--profile", PREVIEW, "--report-dir", "out")
+    plain = pytester.runpytest_subprocess(*args)
+    assert plain.ret == pytest.ExitCode.OK, "\n".join(plain.outlines[-20:])
+    (system,) = json.loads((pytester.path / "out" / "compat-report.json").read_text())["systems"]
+    assert system["verdict"] == "incomplete"
+    strict = pytester.runpytest_subprocess(*args, "--strict")
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+    assert "--strict: 1 system(s) not eligible: the run fails" in "\n".join(strict.outlines)
+
+
+def test_a_vm_failing_vm_driver_makes_its_system_not_eligible(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, files=[LAB / "lab-t4-srv2022.json"])
+    shutil.copytree(VM_SUITE, pytester.path / "suites" / "vm", ignore=shutil.ignore_patterns("__pycache__"))
+    text = (VMS / "vm-t4-srv2022-dda.json").read_text(encoding="utf-8")
+    old = text.replace("535.104.05", "418.40.04").replace("<cuda_version>12.2", "<cuda_version>10.1")
+    (pytester.path / "vm-old-driver.json").write_text(old, encoding="utf-8")
+    result = pytester.runpytest_subprocess(
+        "--host-snapshot",
+        "lab",
+        "--vm-snapshot",
+        "vm-old-driver.json",
+        "--profile",
+        GA,
+        "--report-dir",
+        "out",
+    )
+    out = pytester.path / "out"
+    (system,) = json.loads((out / "compat-report.json").read_text())["systems"]
+    assert system["gpus"][0]["verdict"] == "eligible"  # the host alone would pass
+    assert {c["id"]: c["status"] for c in system["vm"]["criteria"]}["vm.driver"] == "fail"
+    assert system["verdict"] == "not-eligible"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-verdict="not-eligible">System:' in page
+    assert "once every required criterion passes:" in page  # the Deploy-Eflow command is not shown as ready
+    assert "| LAB-T4-SRV2022 | **NOT ELIGIBLE** |" in (out / "report.md").read_text(encoding="utf-8")
+    output = "\n".join(result.outlines)
+    assert "SYSTEM NOT-ELIGIBLE LAB-T4-SRV2022" in output
+    assert "vm.driver fail: the VM's driver 418.40.04" in output
+    assert (
+        output.rindex("EFLOW GPU compatibility") > output.rindex("short test summary")
+        if ("short test summary" in output)
+        else True
+    )
+
+
+def test_an_unreadable_vm_snapshot_is_an_error_of_the_vm_suite(joined_project: Path) -> None:
+    run = run_pack(
+        joined_project, "out-vm-error", "--vm-snapshot", "vms/vm-corrupt-truncated.json", "suites/vm"
+    )
+    cases = {c.name: c for c in junit_cases(joined_project / "out-vm-error" / "junit.xml")}
+    case = cases["test_vm_snapshot[vm-corrupt-truncated]"]
+    assert case.outcome == "error"
+    assert "VM suite" not in case.name and "host" not in case.name
+    assert run.report()["systems"][0]["verdict"] == "error"

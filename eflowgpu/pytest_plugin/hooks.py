@@ -102,7 +102,7 @@ def pytest_pycollect_makeitem(
         systems = pack.host_systems(needed=True)
         cases: list[Any] = in_area(host_cases(systems), area, "host") if area else system_cases(systems)
         return make_items(collector, name, function, arg, cases, _same)
-    snapshots, criteria = vm_cases(pack.provisional_vms())
+    snapshots, criteria = vm_cases(pack.provisional_vms(), pack.vm_files())
     vm_items: list[Any] = in_area(criteria, area, "vm") if area else snapshots
     return make_items(collector, name, function, arg, vm_items, _final_vm_case(pack))
 

@@ -240,6 +240,10 @@ class PackSession:
                 return record
         return None
 
+    def vm_files(self) -> set[str]:
+        """The sources of the run's VM records."""
+        return {record.source for record in self.vm_records()}
+
     def live_gpu_count(self) -> int:
         """How many GPUs the live VM (this machine) has; 0 without one or without a live VM."""
         record = self.live_record()
@@ -248,7 +252,7 @@ class PackSession:
     def final_vm_case(self, case: VmCase) -> VmCase:
         """A VM case as the run's final join judges it (hosts may have joined after collection)."""
         if self._final_vm_cases is None:
-            snapshots, criteria = vm_cases(self.systems)
+            snapshots, criteria = vm_cases(self.systems, self.vm_files())
             self._final_vm_cases = {c.key: c for _, c in (*snapshots, *criteria)}
         return self._final_vm_cases.get(case.key, case)
 

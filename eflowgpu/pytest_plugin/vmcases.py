@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from eflowgpu.criteria import Criterion
@@ -80,14 +80,19 @@ class VmCase:
         ]
 
 
-def vm_cases(systems: Sequence[SystemResult]) -> tuple[list[tuple[str, VmCase]], list[tuple[str, VmCase]]]:
+def vm_cases(
+    systems: Sequence[SystemResult], vm_sources: Collection[str] = ()
+) -> tuple[list[tuple[str, VmCase]], list[tuple[str, VmCase]]]:
     """The in-VM suite's cases with their ids: one per VM (its snapshot was read, or the error),
-    and one per ``vm.*`` criterion of each VM that could be judged."""
+    and one per ``vm.*`` criterion of each VM that could be judged. ``vm_sources``: the run's VM
+    snapshot files (an unreadable one without a host is a system of its own, with no ``vm``)."""
     snapshots: list[tuple[str, VmCase]] = []
     criteria: list[tuple[str, VmCase]] = []
     seen_ids: set[str] = set()
     for index, system in enumerate(systems):
-        vm = system.vm
+        vm: VmJudgement | VmRecord | None = system.vm
+        if vm is None and system.status == "error" and system.source in vm_sources:
+            vm = VmRecord(system.source, system.host, None, error=system.error)
         if vm is None:
             continue
         record = vm.record if isinstance(vm, VmJudgement) else vm

@@ -143,8 +143,17 @@ def _os_text(os_info: Mapping[str, Any]) -> str:
     return "<br>".join(parts) if parts else _DASH
 
 
+def _system_verdict(system: Mapping[str, Any]) -> str:
+    """The system's overall verdict (``systems[].verdict``), first in its host cell."""
+    verdict = system.get("verdict")
+    if verdict is None:
+        return ""
+    label = ERROR_LABEL if verdict == "error" else verdict_label(verdict)
+    return f'<div class="system-verdict" data-verdict="{_e(verdict)}">System: {_badge(label)}</div>'
+
+
 def _host_cell(system: Mapping[str, Any]) -> str:
-    out = [f'<td class="host">{_text(system.get("host"), "(no host label)")}']
+    out = [f'<td class="host">{_system_verdict(system)}{_text(system.get("host"), "(no host label)")}']
     if system.get("source"):
         out.append(f"<small>{_e(system['source'])}</small>")
     meta = [str(system[k]) for k in ("collector", "captured_at") if system.get(k)]
@@ -209,7 +218,8 @@ def _gpu_rows(system: Mapping[str, Any], os_cell: str, gpu: Mapping[str, Any], o
     reason_html = f"<small>{_e(reason)}</small>" if reason else ""
     hint = gpu.get("deploy_hint")
     if hint:
-        prefix = "" if verdict in ELIGIBLE_VERDICTS else _NOT_YET
+        ready = verdict in ELIGIBLE_VERDICTS and system.get("verdict", verdict) in ELIGIBLE_VERDICTS
+        prefix = "" if ready else _NOT_YET  # also when the system's VM check failed
         deploy = f'{prefix}<code class="deploy">{_e(hint)}</code>'
     else:
         deploy = f'<span class="muted">{_DASH}</span>'

@@ -118,6 +118,21 @@ def _failed_cell(criteria: list[Mapping[str, Any]]) -> str:
     return _ids(failed)
 
 
+def _system_verdicts(systems: list[Mapping[str, Any]], out: list[str]) -> None:
+    """One line per system with its overall verdict (``systems[].verdict``), before the details."""
+    if not any("verdict" in s for s in systems):
+        return
+    out.append("## System verdicts")
+    out.append("")
+    out.append(_row(("Host", "System verdict")))
+    out.append(_row(("---", "---")))
+    for system in systems:
+        verdict = system.get("verdict")
+        label = ERROR_LABEL if verdict == "error" else verdict_label(verdict)
+        out.append(_row((_text(system.get("host"), "(no host label)"), _badge(label))))
+    out.append("")
+
+
 def _table(systems: list[Mapping[str, Any]], out: list[str]) -> None:
     out.append(_row(_TABLE_COLUMNS))
     out.append(_row(["---"] * len(_TABLE_COLUMNS)))
@@ -239,6 +254,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out: list[str] = []
     _header(report, out)
     _counts(systems, out)
+    _system_verdicts(systems, out)
     _table(systems, out)
     _errors(systems, out)
     _blockers(systems, out)
