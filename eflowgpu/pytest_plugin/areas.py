@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import cache
 from typing import Literal
 
 AreaSide = Literal["host", "vm"]
@@ -45,6 +46,7 @@ def area_named(name: str) -> Area | None:
     return next((area for area in AREAS if area.name == name), None)
 
 
+@cache
 def area_of(criterion_id: str, side: AreaSide) -> str:
     """The area a criterion id belongs to (exact patterns first, then prefixes, then the fallback)."""
     areas = [a for a in AREAS if a.side == side]

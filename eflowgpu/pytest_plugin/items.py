@@ -69,14 +69,23 @@ def in_area(cases: Sequence[tuple[str, Any]], area: str | None, side: str) -> li
     """The cases of one area (all of them for ``area`` None)."""
     if area is None:
         return list(cases)
-    return [(i, c) for i, c in cases if area_of(c.criterion.id, side) == area]  # type: ignore[arg-type]
+    return [(i, c) for i, c in cases if area_of(c.criterion.id, side) == area]
 
 
 class CaseItem(pytest.Function):
     """One case of a suite function: passes, fails, warns, skips or errors as the library judged it."""
 
-    def __init__(self, *, case: Case, case_arg: str, resolve: Callable[[Case], Case], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        case: Case,
+        case_arg: str,
+        resolve: Callable[[Case], Case],
+        where: tuple[Any, int | None],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self._where = where
         self.originalname = self.name.partition("[")[0]  # the node id keeps the case id as params
         self.case = case
         self.case_arg = case_arg
@@ -85,13 +94,14 @@ class CaseItem(pytest.Function):
     def setup(self) -> None:
         """Give the function its case (the run's final judgement); an unreadable snapshot errors here."""
         self.case = self._resolve(self.case)
+        self.user_properties.extend(self.case.properties())  # JUnit properties (only where it runs)
         self.funcargs[self.case_arg] = self.case
         self.case.ready()
         super().setup()
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        """Where the test comes from and what it checks."""
-        path, line, _ = super().reportinfo()
+        """Where the test comes from (the suite function's file and line) and what it checks."""
+        path, line = self._where
         return path, line, f"{self.name}: {self.case!r}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
@@ -112,6 +122,7 @@ def make_items(
     """One item per case, sharing the function's fixture information; markers per case."""
     definition = pytest.Function.from_parent(collector, name=name, callobj=function)
     info = definition._fixtureinfo
+    path, line, _ = definition.reportinfo()  # found once: the source lookup is costly
     marks: dict[str, pytest.MarkDecorator] = {}
     items: list[pytest.Item] = []
     for case_id, case in cases:
@@ -123,11 +134,11 @@ def make_items(
             case=case,
             case_arg=arg,
             resolve=resolve,
+            where=(path, line),
         )
         for marker in case.marker_names():
             if marker not in marks:
                 marks[marker] = getattr(pytest.mark, marker)
             item.add_marker(marks[marker])
-        item.user_properties.extend(case.properties())
         items.append(item)
     return items
