@@ -163,8 +163,10 @@ def host_cases(systems: Sequence[SystemResult]) -> list[tuple[str, HostCase]]:
 
 
 def system_cases(systems: Sequence[SystemResult]) -> list[tuple[str, HostCase]]:
-    """One case per host system: its snapshot was read and evaluated (an error otherwise)."""
+    """A case for each host system the criteria tests cannot cover: a snapshot that could not be
+    read or evaluated (an error) and a host without a GPU (a skip). The others are their criteria."""
     return [
         (base, HostCase(str(index), system, None, None))
         for index, (system, base) in enumerate(zip(systems, system_bases(systems), strict=True))
+        if system.status == "error" or not system.gpus
     ]

@@ -83,7 +83,7 @@ class VmCase:
 def vm_cases(
     systems: Sequence[SystemResult], vm_sources: Collection[str] = ()
 ) -> tuple[list[tuple[str, VmCase]], list[tuple[str, VmCase]]]:
-    """The in-VM suite's cases with their ids: one per VM (its snapshot was read, or the error),
+    """The in-VM suite's cases with their ids: one per VM snapshot that could not be read (an error),
     and one per ``vm.*`` criterion of each VM that could be judged. ``vm_sources``: the run's VM
     snapshot files (an unreadable one without a host is a system of its own, with no ``vm``)."""
     snapshots: list[tuple[str, VmCase]] = []
@@ -100,7 +100,8 @@ def vm_cases(
         if base in seen_ids:
             base = f"{base}~{index}"
         seen_ids.add(base)
-        snapshots.append((base, VmCase(record.source, system, record, None)))
+        if record.error is not None:
+            snapshots.append((base, VmCase(record.source, system, record, None)))
         if isinstance(vm, VmJudgement):
             for crit in vm.criteria:
                 key = f"{record.source}#{crit.id}"

@@ -1,8 +1,9 @@
 """The host snapshots of the run: each one read and evaluated.
 
-One test per system (``test_host_snapshot[LAB-T4-SRV2019]``). A snapshot that cannot be read or
-evaluated is an *error* of its own test (JUnit ``<error>``, Allure *broken*) with the one-line
-reason; the other snapshots are judged as usual. A host without a GPU skips with that reason.
+A test for each snapshot that the criteria tests cannot cover (``test_host_snapshot[corrupt-truncated]``):
+a snapshot that cannot be read or evaluated is an *error* of its own test (JUnit ``<error>``, Allure
+*broken*) with the one-line reason, and the other snapshots are judged as usual; a host without a
+GPU skips with that reason.
 """
 
 from eflowgpu.pytest_plugin.cases import HostCase
