@@ -1022,3 +1022,36 @@ def test_an_unreadable_vm_snapshot_is_an_error_of_the_vm_suite(joined_project: P
     assert case.outcome == "error"
     assert "VM suite" not in case.name and "host" not in case.name
     assert run.report()["systems"][0]["verdict"] == "error"
+
+
+# --- areas: criteria come from the library -----------------------------------------------------------
+
+
+def test_every_criterion_lands_in_its_area_including_ones_added_later() -> None:
+    from eflowgpu.criteria import HOST_CRITERIA
+    from eflowgpu.pytest_plugin.areas import AREAS, area_of
+
+    suites = {p.stem for p in (PROJECT / "suites").rglob("test_*.py")}
+    for area in AREAS:  # every area has its suite file
+        assert f"test_{area.name.replace('-', '_')}" in suites, area.name
+    prefixes = {"os": "windows-release", "host": "host-platform", "dda": "dda-survey", "gpupv": "gpu-pv"}
+    for criterion_id, _ in HOST_CRITERIA:
+        assert area_of(criterion_id, "host") == prefixes.get(criterion_id.split(".")[0], "gpu-driver")
+    # revision 2's new ids (issue 11) and an id nobody planned for
+    assert area_of("gpupv.driver_model", "host") == "gpu-pv"
+    assert area_of("dda.mmio", "host") == "dda-survey"
+    assert area_of("host.eflow", "host") == "host-platform"
+    assert area_of("firmware.secure_boot", "host") == "host-platform"
+    assert area_of("vm.cuda_arch", "vm") == "driver" and area_of("vm.toolkit", "vm") == "driver"
+    assert area_of("vm.new_check", "vm") == "health"
+
+
+def test_a_suite_function_without_its_area_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, files=[LAB / "lab-t4-srv2022.json"])
+    (pytester.path / "suites" / "host" / "test_mine.py").write_text(
+        "def test_mine(criterion):\n    criterion.check()\n", encoding="utf-8"
+    )
+    result = pytester.runpytest_subprocess("--host-snapshot", "lab", "--report-dir", "out")
+    output = "\n".join(result.outlines + result.errlines)
+    assert "test_mine: a 'criterion' test needs one @pytest.mark.area(NAME)" in output
+    assert result.ret != pytest.ExitCode.OK
