@@ -821,6 +821,7 @@ def test_listing_runs_examine_nothing_and_the_vm_suite_does(joined_project: Path
         assert run.returncode in ok, (flags, run.stdout[-2000:], run.stderr[-2000:])
         assert not (joined_project / out / "vm-snapshot.json").exists(), flags
         assert not (joined_project / out / "host-snapshot.json").exists(), flags
+        assert not (joined_project / out / "allure-results").exists(), flags  # a previous run's stay
     markers = run_pack(joined_project, "out-markers", "--markers").stdout
     assert "@pytest.mark.dda:" in markers and "@pytest.mark.required:" in markers
     fixtures = run_pack(joined_project, "out-fixtures", "--fixtures").stdout

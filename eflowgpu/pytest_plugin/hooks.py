@@ -57,6 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "eflowgpu-session")  # collects figures and site outcomes
     config.pluginmanager.register(PackFixtures(), "eflowgpu-fixtures")
+    if not session.live_allowed or getattr(config.option, "markers", False):
+        return  # a run that only lists tests, fixtures or markers writes no JUnit or Allure results
     if not session.is_worker and getattr(config.option, "xmlpath", None) is None:
         config.option.xmlpath = str(session.report_dir / "junit.xml")  # the controller writes JUnit
     if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
