@@ -793,6 +793,16 @@ def test_options_with_absolute_paths_parse_from_any_directory_serial_and_paralle
         assert f"report: {out / 'compat-report.json'}" in done.stdout  # absolute paths in the summary
     serial, parallel = outs
     assert without_time(serial) == without_time(parallel)
+    plain = tmp_path / "out-plain"  # from the project folder, no -c: `pytest --host-snapshot /abs/lab`
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--host-snapshot", str(pack / "lab"), "--report-dir", str(plain),
+         "--profile", PREVIEW],
+        cwd=pack, env=clean_env(), capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-3000:] + done.stderr[-3000:]
+    assert without_time(
+        json.loads((plain / "compat-report.json").read_text(encoding="utf-8"))
+    ) == without_time(serial)
     reference = lab_runs(PREVIEW).report()
     verdicts = [[g["verdict"] for g in s["gpus"]] for s in serial["systems"]]
     assert verdicts == [[g["verdict"] for g in s["gpus"]] for s in reference["systems"]]
