@@ -1066,3 +1066,13 @@ def test_a_suite_function_without_its_area_is_a_usage_error(pytester: pytest.Pyt
     output = "\n".join(result.outlines + result.errlines)
     assert "test_mine: a 'criterion' test needs one @pytest.mark.area(NAME)" in output
     assert result.ret != pytest.ExitCode.OK
+
+
+def test_under_xdist_this_machine_is_examined_once_and_joined_once(joined_project: Path) -> None:
+    run = run_pack(joined_project, "out-vm-n2", "--matrix", "matrix.yaml", "suites/vm", "-n", "2")
+    assert run.returncode == pytest.ExitCode.OK, run.stdout[-2000:]
+    report = run.report()
+    assert report["run"]["vm_mode"] == "live"
+    (system,) = report["systems"]  # one worker examined the machine, the other took its snapshot
+    assert system["vm"]["source"] == str(Path("out-vm-n2") / "vm-snapshot.json")
+    assert not (run.out / ".eflowgpu-run").exists()  # the workers' hand-over files are gone
