@@ -806,6 +806,19 @@ def test_options_with_absolute_paths_parse_from_any_directory_serial_and_paralle
     reference = lab_runs(PREVIEW).report()
     verdicts = [[g["verdict"] for g in s["gpus"]] for s in serial["systems"]]
     assert verdicts == [[g["verdict"] for g in s["gpus"]] for s in reference["systems"]]
+    # a lab outside the project: pytest takes its path for a test path when it chooses the rootdir,
+    # before any plugin is loaded; the plugin chooses again, so the project's ini and matrix are used
+    outside = tmp_path / "lab-outside"
+    shutil.copytree(pack / "lab", outside)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--host-snapshot", str(outside),
+         "--report-dir", str(tmp_path / "o3"), "--profile", PREVIEW],
+        cwd=pack, env=clean_env(), capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"rootdir: {pack}" in done.stdout
+    report = json.loads((tmp_path / "o3" / "compat-report.json").read_text(encoding="utf-8"))
+    assert [[g["verdict"] for g in s["gpus"]] for s in report["systems"]] == verdicts
 
 
 def test_plugin_does_nothing_in_a_run_that_does_not_use_it(pytester: pytest.Pytester) -> None:

@@ -16,6 +16,7 @@ from eflowgpu.pytest_plugin.cases import gpu_stem, host_cases, passthrough_marke
 from eflowgpu.pytest_plugin.fixtures import TARGET, PackFixtures
 from eflowgpu.pytest_plugin.items import CaseItem, case_arg, function_area, in_area, make_items
 from eflowgpu.pytest_plugin.options import add_options, is_active
+from eflowgpu.pytest_plugin.rootdir import rechoose_rootdir
 from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_OUTPUT, PackSession, pack_of
 from eflowgpu.pytest_plugin.sitechecks import PROPERTY as SITE_PROPERTY
 from eflowgpu.pytest_plugin.sitechecks import SiteOutcome, Target, site_criterion
@@ -42,6 +43,15 @@ BENCH_GROUP = "eflowgpu-benchmarks"
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the pack's options and ini switch (the only thing done in every run)."""
     add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    """Before the conftests: redo pytest's rootdir and ini choice if it took a pack option's path
+    (``--host-snapshot /srv/lab``) for a test path."""
+    rechoose_rootdir(early_config, args)
 
 
 @pytest.hookimpl(tryfirst=True)

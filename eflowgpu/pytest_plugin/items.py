@@ -97,7 +97,8 @@ class CaseItem(pytest.Function):
         self.user_properties.extend(self.case.properties())  # JUnit properties (only where it runs)
         self.funcargs[self.case_arg] = self.case
         self.case.ready()
-        super().setup()
+        if len(self.fixturenames) > 1:  # other fixtures the function asks for
+            super().setup()
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         """Where the test comes from (the suite function's file and line) and what it checks."""
