@@ -18,8 +18,7 @@ from eflowgpu.pytest_plugin.items import CaseItem, case_arg, function_area, in_a
 from eflowgpu.pytest_plugin.options import add_options, is_active
 from eflowgpu.pytest_plugin.rootdir import rechoose_rootdir
 from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_OUTPUT, PackSession, pack_of
-from eflowgpu.pytest_plugin.sitechecks import PROPERTY as SITE_PROPERTY
-from eflowgpu.pytest_plugin.sitechecks import SiteOutcome, Target, site_criterion
+from eflowgpu.pytest_plugin.sitechecks import Target, record_site_outcome
 from eflowgpu.pytest_plugin.sources import forget_run
 from eflowgpu.pytest_plugin.vmcases import vm_cases
 from eflowgpu.report.console import summary_lines
@@ -193,51 +192,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     target = callspec.params.get(TARGET) if callspec is not None else None
     if pack is None or not isinstance(target, Target):
         return report
-    required = item.get_closest_marker("recommended") is None
-    name = getattr(item, "originalname", item.name)
-    state: dict[str, str] = item.stash.setdefault(_SITE_STATE, {})
-    if report.failed and call.when == "call" and not required:
-        import warnings
-
-        from eflowgpu.pytest_plugin.cases import EligibilityWarning
-
-        message = _message(call)
-        warnings.warn(EligibilityWarning(f"site.{name.removeprefix('test_')}: {message}"), stacklevel=1)
-        report.outcome = "passed"
-        report.longrepr = None
-        state.update(outcome="failed", detail=message)
-    elif report.skipped and "outcome" not in state:
-        state.update(outcome="skipped", detail=_skip_reason(report))
-    elif report.failed and "outcome" not in state:
-        outcome = "failed" if call.when == "call" else "error"
-        state.update(outcome=outcome, detail=_message(call))
-    if call.when == "teardown":
-        outcome = state.get("outcome", "passed")
-        detail = state.get("detail") or (_first_line(getattr(item, "obj", None).__doc__) or "passed")
-        criterion = site_criterion(name, outcome, required, detail)
-        entry = SiteOutcome(target.system_index, target.gpu_index, criterion)
-        report.user_properties.append((SITE_PROPERTY, entry.to_json()))
+    record_site_outcome(item, call, report, target)
     return report
-
-
-_SITE_STATE = pytest.StashKey[dict[str, str]]()
-
-
-def _message(call: pytest.CallInfo[None]) -> str:
-    """The failure's message: the assertion's text (without pytest's explanation), or the error."""
-    if call.excinfo is None:
-        return ""
-    text = str(call.excinfo.value).split("\nassert ", 1)[0].strip()
-    return text or call.excinfo.typename
-
-
-def _skip_reason(report: pytest.TestReport) -> str:
-    longrepr = report.longrepr
-    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else "skipped"
-
-
-def _first_line(text: str | None) -> str:
-    return text.strip().splitlines()[0] if text and text.strip() else ""
 
 
 @pytest.hookimpl(optionalhook=True)

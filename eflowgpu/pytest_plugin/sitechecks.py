@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import pytest
+
 from eflowgpu.criteria import Criterion, Status, Verdict, verdict_of
 from eflowgpu.evaluate import SystemResult
+from eflowgpu.pytest_plugin.cases import EligibilityWarning
 
 PROPERTY = "eflowgpu_site_check"
 """The test-report property that carries a site check's outcome to the report."""
@@ -102,3 +106,49 @@ def with_site_criteria(
             gpus[g_index] = dataclasses.replace(gpu, criteria=criteria, verdict=verdict)
         result[s_index] = dataclasses.replace(system, gpus=tuple(gpus))
     return result
+
+
+_STATE = pytest.StashKey[dict[str, str]]()
+
+
+def record_site_outcome(
+    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, target: Target
+) -> None:
+    """Follow a site check through set-up, call and teardown; at teardown add its outcome to the
+    report's properties. A recommended check's failure warns and the test passes."""
+    required = item.get_closest_marker("recommended") is None
+    name = getattr(item, "originalname", item.name)
+    state = item.stash.setdefault(_STATE, {})
+    if report.failed and call.when == "call" and not required:
+        message = _message(call)
+        warnings.warn(EligibilityWarning(f"{site_id(name)}: {message}"), stacklevel=1)
+        report.outcome = "passed"
+        report.longrepr = None
+        state.update(outcome="failed", detail=message)
+    elif report.skipped and "outcome" not in state:
+        state.update(outcome="skipped", detail=_skip_reason(report))
+    elif report.failed and "outcome" not in state:
+        state.update(outcome="failed" if call.when == "call" else "error", detail=_message(call))
+    if call.when == "teardown":
+        doc = _first_line(getattr(getattr(item, "obj", None), "__doc__", None))
+        detail = state.get("detail") or doc or "passed"
+        criterion = site_criterion(name, state.get("outcome", "passed"), required, detail)
+        entry = SiteOutcome(target.system_index, target.gpu_index, criterion)
+        report.user_properties.append((PROPERTY, entry.to_json()))
+
+
+def _message(call: pytest.CallInfo[None]) -> str:
+    """The failure's message: the assertion's text (without pytest's explanation), or the error."""
+    if call.excinfo is None:
+        return ""
+    text = str(call.excinfo.value).split("\nassert ", 1)[0].strip()
+    return text or call.excinfo.typename
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else "skipped"
+
+
+def _first_line(text: object) -> str:
+    return text.strip().splitlines()[0] if isinstance(text, str) and text.strip() else ""
