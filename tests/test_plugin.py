@@ -764,6 +764,9 @@ def test_vm_suite_alone_examines_this_machine_and_not_the_sample_lab(joined_proj
     assert system["vm"]["passthrough"] == "none"  # this machine has no GPU
     assert (joined_project / "out-vm-only" / "vm-snapshot.json").is_file()
     assert "6 skipped" in run.stdout and "1 passed" in run.stdout
+    assert system["verdict"] == "unsupported"  # a VM where no GPU arrived
+    strict = run_pack(joined_project, "out-vm-strict", "--matrix", "matrix.yaml", "suites/vm", "--strict")
+    assert strict.returncode == pytest.ExitCode.TESTS_FAILED, strict.stdout[-2000:]
 
 
 # --- the plugin as an entry point: options anywhere, inactive elsewhere ----------------------------
