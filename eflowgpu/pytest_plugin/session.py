@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import sys
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -143,7 +144,7 @@ class PackSession:
         )
         return self._live("vm", lambda: src.collect_through(request, self.say))
 
-    def _live(self, side: Side, produce: Any) -> Sources:
+    def _live(self, side: Side, produce: Callable[[], Sources]) -> Sources:
         if not self.live_allowed:
             self.deferred.append(side)
             what = "the host" if side == "host" else "this machine (as the VM)"
