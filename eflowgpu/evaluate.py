@@ -50,6 +50,8 @@ class SystemResult:
     captured_at: str | None = None
     vm: VmJudgement | VmRecord | None = field(default=None)
     """The system's VM: judged, or a record whose snapshot was unreadable, or None."""
+    facts: HostFacts | None = field(default=None, repr=False, compare=False)
+    """The host's facts the GPUs were judged on (for site checks), or None."""
 
 
 def evaluate_host_file(matrix: Matrix, profile: Profile, path: Path | str) -> SystemResult:
@@ -96,6 +98,7 @@ def evaluate_host_snapshot(matrix: Matrix, profile: Profile, snapshot: Snapshot)
         gpus=gpus,
         collector=snapshot.collector,
         captured_at=snapshot.captured_at,
+        facts=facts,
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +14,10 @@ from typing import Any
 import pytest
 
 from eflowgpu.bench.results import BenchFailure, BenchResult
+from eflowgpu.bench.workloads import BENCHMARKS
 from eflowgpu.criteria import Status
 from eflowgpu.matrix import Matrix
-from eflowgpu.pytest_plugin.benchcases import BenchCase, GpuContext, ReplayTimer, report_entry
+from eflowgpu.pytest_plugin.benchcases import BenchCase, GpuContext, ReplayTimer, bench_cases, report_entry
 from eflowgpu.pytest_plugin.session import speedups
 from eflowgpu.report.html import render_html
 
@@ -176,3 +179,63 @@ def test_allure_run_metadata_is_written(bench_run: tuple[Path, subprocess.Comple
     assert "level=quick" in environment and "vm.mode=live" in environment
     categories = json.loads((out / "allure-results" / "categories.json").read_text(encoding="utf-8"))
     assert any("Infrastructure" in c["name"] for c in categories)
+
+
+FAKE_RUNNER = '''
+"""Replaces the isolated benchmark runner with one that only records when it ran (no real work)."""
+
+import os
+import time
+from pathlib import Path
+
+from eflowgpu.bench.results import BenchFailure
+from eflowgpu.pytest_plugin import benchcases
+
+
+def fake_isolated_runner():
+    def run(case):
+        start = time.time()
+        time.sleep(0.15)
+        line = f"{os.getpid()} {case.bench_id} {case.device} {start} {time.time()}\\n"
+        with Path(os.environ["BENCH_LOG"]).open("a") as log:
+            log.write(line)
+        return BenchFailure(case.bench_id, "unavailable: fake runner")
+
+    return run
+
+
+benchcases.isolated_runner = fake_isolated_runner
+'''
+
+
+def test_benchmarks_never_run_at_the_same_time_under_xdist(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pytest suites/vm/test_benchmarks.py -n 2``: the workers take turns (timestamps from both)."""
+    (pytester.path / "suites" / "vm").mkdir(parents=True)
+    shutil.copyfile(
+        PROJECT / "suites" / "vm" / "test_benchmarks.py", pytester.path / "suites/vm/test_benchmarks.py"
+    )
+    shutil.copyfile(PROJECT / "matrix.yaml", pytester.path / "matrix.yaml")
+    pytester.makeini("[pytest]\neflowgpu_pack = true\naddopts = -p no:cacheprovider\n")
+    pytester.makeconftest(FAKE_RUNNER)
+    log = pytester.path / "bench.log"
+    monkeypatch.setenv("BENCH_LOG", str(log))
+    result = pytester.runpytest_subprocess("suites/vm/test_benchmarks.py", "-n", "2", "--report-dir", "out")
+    assert result.ret == pytest.ExitCode.OK, "\n".join(result.outlines[-30:])
+    runs = sorted(
+        (float(s), float(e), pid) for pid, _, _, s, e in (x.split() for x in log.read_text().splitlines())
+    )
+    assert len(runs) == len(BENCHMARKS)  # one GPU at most here: every benchmark once
+    assert len({pid for _, _, pid in runs}) == 2, "both workers ran benchmarks"
+    for (_, end, _), (start, _, _) in itertools.pairwise(runs):
+        assert start >= end, "two benchmarks overlapped"
+
+
+def test_every_gpu_gets_its_own_cases() -> None:
+    cases = bench_cases("quick", 2)
+    cuda = [c for c in cases if c.gpu_index is not None]
+    assert len(cuda) == 2 * sum(info.kind == "cuda" for info in BENCHMARKS)
+    assert {c.device for c in cuda} == {"cuda:0", "cuda:1"}
+    assert "gemm_fp32-cuda1" in [c.test_id for c in cases] and "cpu_gemm_fp32" in [c.test_id for c in cases]
+    assert [c.device for c in bench_cases("quick", 0) if c.bench_id == "gemm_fp32"] == ["cuda:0"]

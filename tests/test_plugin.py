@@ -1,8 +1,9 @@
 """End to end: the pack's pytest plugin run for real, in a throwaway project, in a subprocess.
 
 Each run builds a small project (the project's ``matrix.yaml``, the host suite, a ``pytest.ini``
-like the project's) and runs ``pytest -p eflowgpu.pytest_plugin`` in a subprocess, so the plugin's
-state, pytest-xdist, JUnit and Allure all work as they do for a user. The expensive runs over the
+like the project's, which switches the pack on) and runs ``pytest`` in a subprocess, so the plugin
+(loaded through its ``pytest11`` entry point), pytest-xdist, JUnit and Allure all work as they do
+for a user. The expensive runs over the
 whole sample lab are made once per module (one per profile, serial and ``-n 2``) and shared.
 """
 
@@ -19,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -29,15 +30,16 @@ from helpers import PROJECT, SHARED
 from lab_expectations import EXPECTED, GA, PREVIEW
 
 LAB = PROJECT / "fixtures" / "hosts"
-SUITE = PROJECT / "suites" / "host" / "test_host_eligibility.py"
+SUITE = PROJECT / "suites" / "host"
 VALIDATOR = SHARED / "tools" / "validate_report.py"
-PLUGIN = ("-p", "eflowgpu.pytest_plugin")
+PLUGIN: tuple[str, ...] = ()  # the entry point loads the plugin; the ini switches it on
 BROKEN = ("corrupt-truncated", "hostile-not-a-snapshot")
 
 # Like the project's pytest.ini (kept here so that the tests do not follow unrelated edits of it).
 PYTEST_INI = """\
 [pytest]
 testpaths = suites
+eflowgpu_pack = true
 addopts = --strict-markers -ra -p no:cacheprovider
 xfail_strict = true
 junit_family = xunit1
@@ -46,7 +48,8 @@ filterwarnings =
     default::eflowgpu.pytest_plugin.cases.EligibilityWarning
 """
 
-TEST_ID = re.compile(r"^test_host_criterion\[[A-Za-z0-9_.~-]+\]$")
+HOST_TESTS = "host_snapshot|windows_release|host_platform|dda_survey|gpu_pv|gpu_driver"
+TEST_ID = re.compile(rf"^test_({HOST_TESTS})\[[A-Za-z0-9_.~-]+\]$")
 
 
 # --- building and running throwaway projects ------------------------------------------------------
@@ -54,9 +57,10 @@ TEST_ID = re.compile(r"^test_host_criterion\[[A-Za-z0-9_.~-]+\]$")
 
 def make_project(root: Path, lab: str | None = "lab", files: list[Path] | None = None) -> Path:
     """A pack project in ``root``: matrix, host suite, pytest.ini, and a copy of lab files in ``lab``."""
-    (root / "suites" / "host").mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        SUITE, root / "suites" / "host", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copyfile(PROJECT / "matrix.yaml", root / "matrix.yaml")
-    shutil.copyfile(SUITE, root / "suites" / "host" / SUITE.name)
     (root / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
     if lab is not None:
         target = root / lab
@@ -157,14 +161,12 @@ def case_key(case: JunitCase) -> CaseKey:
 
 
 def expected_outcomes(report: dict[str, Any]) -> Counter[tuple[CaseKey, str]]:
-    """The test outcome each criterion of the report must give (error systems fail, ...)."""
+    """The test outcome each criterion of the report must give (error systems error, ...)."""
     want: Counter[tuple[CaseKey, str]] = Counter()
     for system in report["systems"]:
-        if system["status"] == "error":
-            want[((system["source"], None, None, None), "failed")] += 1
-            continue
-        if not system["gpus"]:
-            want[((system["source"], None, None, None), "skipped")] += 1
+        if system["status"] == "error" or not system["gpus"]:
+            snapshot = "error" if system["status"] == "error" else "skipped"
+            want[((system["source"], None, None, None), snapshot)] += 1
         for gpu in system["gpus"]:
             where = (system["source"], gpu["name"], gpu["pci_id"])
             if gpu["verdict"] == "unsupported":
@@ -319,10 +321,8 @@ def test_lab_run_fails_exactly_the_failed_required_criteria(lab_run: PackRun) ->
     for system in report["systems"]:
         if system["status"] == "error":
             case = by_key[(system["source"], None, None, None)]
-            assert case.outcome == "failed"
-            assert system["error"] in case.message
-            assert system["source"] in case.message
-            assert f"{system['source']}: {system['error']}" in lab_run.stdout  # the failure output says why
+            assert case.outcome == "error"  # JUnit <error>: the snapshot is broken, not a failed check
+            assert f"ERROR {system['host']}: {system['error']}" in lab_run.stdout  # the summary says why
 
 
 def test_lab_run_summary_counts_follow_the_criteria(lab_run: PackRun) -> None:
@@ -332,11 +332,11 @@ def test_lab_run_summary_counts_follow_the_criteria(lab_run: PackRun) -> None:
     unsupported = sum(g["verdict"] == "unsupported" for s in report["systems"] for g in s["gpus"])
     no_gpu = sum(s["status"] == "ok" and not s["gpus"] for s in report["systems"])
     counts = lab_run.outcomes()
-    assert counts.get("failed", 0) == statuses["fail"] + errors
+    assert counts.get("failed", 0) == statuses["fail"]
     assert counts.get("passed", 0) == statuses["pass"] + statuses["warn"]  # a warning passes
     assert counts.get("skipped", 0) == statuses["unknown"] + statuses["skip"] + unsupported + no_gpu
     assert counts.get("warnings", 0) == statuses["warn"]
-    assert "errors" not in counts and "error" not in counts
+    assert counts.get("errors", 0) == errors
 
 
 def test_warn_criteria_are_pytest_warnings(lab_run: PackRun) -> None:
@@ -489,11 +489,10 @@ def test_missing_host_snapshot_is_a_usage_error(pytester: pytest.Pytester) -> No
 @pytest.mark.skipif(sys.platform == "win32", reason="on Windows the pack evaluates the live host")
 def test_without_host_snapshot_the_sample_lab_is_evaluated(pytester: pytest.Pytester) -> None:
     make_project(pytester.path, lab="fixtures/hosts")
-    pytester.makeconftest('pytest_plugins = ["eflowgpu.pytest_plugin"]')  # as the project loads it
     result = pytester.runpytest_subprocess()  # no options at all: defaults everywhere
     run = from_pytester(result, pytester.path / "reports")
     lab = pytester.path / "fixtures" / "hosts"
-    header = [line for line in result.outlines if line.startswith("eflowgpu: ")]
+    header = [line for line in result.outlines if line.startswith("eflowgpu: ")]  # header and summary
     assert any("sample lab" in line and str(lab) in line for line in header), header
     assert any(f"matrix {pytester.path / 'matrix.yaml'}" in line for line in header), header
 
@@ -566,7 +565,7 @@ def test_allure_results_carry_the_system_gpu_criterion_tree(lab_run: PackRun) ->
         system = systems[case.props["source"]]
         assert labels["parentSuite"] == system["host"], result["name"]
         assert shown(params["system"]) == system["host"]
-        if system["status"] == "error":
+        if system["status"] == "error" or "criterion" not in case.props:  # a snapshot's own test
             continue
         gpu = next(
             g for g in system["gpus"] if (g["name"], g["pci_id"]) == (case.props["gpu"], case.props["pci_id"])
@@ -644,11 +643,12 @@ def test_hostile_snapshots_become_error_systems_and_the_others_are_evaluated(
     assert script not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert script not in (run.out / "report.md").read_text(encoding="utf-8")
 
+    errors = {c.props["source"] for c in junit_cases(run.out / "junit.xml") if c.outcome == "error"}
+    assert errors == {"lab/script-probes-list.json", "lab/probe-over-limit.json", "lab/huge-file.json"}
     failed = {c.props["source"] for c in junit_cases(run.out / "junit.xml") if c.outcome == "failed"}
-    assert {"lab/script-probes-list.json", "lab/probe-over-limit.json", "lab/huge-file.json"} <= failed
     assert "lab/lab-t4-srv2022.json" not in failed and "lab/script-label-ok.json" not in failed
     names = [c.name for c in junit_cases(run.out / "junit.xml")]
-    assert "test_host_criterion[script_alert_1_script-gpu0-t4-os.build]" in names
+    assert "test_windows_release[script_alert_1_script-gpu0-t4-os.build]" in names
     assert all(TEST_ID.match(name) for name in names)
 
 
@@ -659,9 +659,9 @@ def test_test_ids_are_readable_and_unique(lab_run: PackRun) -> None:
     names = [c.name for c in junit_cases(lab_run.out / "junit.xml")]
     assert len(names) == len(set(names))
     assert all(TEST_ID.match(name) for name in names), [n for n in names if not TEST_ID.match(n)]
-    assert "test_host_criterion[LAB-T4-SRV2019-gpu1-t4-os.build]" in names
-    assert "test_host_criterion[LAB-T4-SRV2019-gpu0-102B_0536-gpu.supported]" in names
-    assert "test_host_criterion[corrupt-truncated-snapshot]" in names
+    assert "test_windows_release[LAB-T4-SRV2019-gpu1-t4-os.build]" in names
+    assert "test_gpu_driver[LAB-T4-SRV2019-gpu0-102B_0536-gpu.supported]" in names
+    assert "test_host_snapshot[corrupt-truncated]" in names
 
 
 def test_same_host_label_twice_gives_unique_ids_and_both_systems(pytester: pytest.Pytester) -> None:
@@ -690,7 +690,7 @@ def test_same_host_label_twice_gives_unique_ids_and_both_systems(pytester: pytes
     criteria = len(report["systems"][0]["gpus"][0]["criteria"])
     assert per_source == {"lab/a.json": criteria, "lab/b.json": criteria, "lab/c.json": criteria}
     first = {c.name for c in cases if c.props["source"] == "lab/a.json"}
-    assert "test_host_criterion[LAB-T4-SRV2022-gpu0-t4-os.build]" in first  # the first keeps the plain id
+    assert "test_windows_release[LAB-T4-SRV2022-gpu0-t4-os.build]" in first  # the first keeps the plain id
 
 
 # --- the plugin without Allure ---------------------------------------------------------------------
@@ -707,7 +707,7 @@ def test_plugin_works_without_allure(pytester: pytest.Pytester) -> None:
 
 # --- host and VM together ----------------------------------------------------------------------------
 
-VM_SUITE = PROJECT / "suites" / "vm" / "test_vm.py"
+VM_SUITE = PROJECT / "suites" / "vm"
 VMS = PROJECT / "fixtures" / "vms"
 
 
@@ -715,8 +715,9 @@ VMS = PROJECT / "fixtures" / "vms"
 def joined_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with both suites, the sample lab in ``lab`` and the sample VMs in ``vms``."""
     root = make_project(tmp_path_factory.mktemp("joined"))
-    (root / "suites" / "vm").mkdir(parents=True)
-    shutil.copyfile(VM_SUITE, root / "suites" / "vm" / VM_SUITE.name)
+    shutil.copytree(
+        VM_SUITE, root / "suites" / "vm", ignore=shutil.ignore_patterns("__pycache__", "test_bench*")
+    )
     shutil.copytree(VMS, root / "vms", ignore=shutil.ignore_patterns("*.py"))
     return root
 
@@ -742,7 +743,7 @@ def test_host_and_vm_snapshots_join_into_one_report_serial_or_parallel(joined_pr
     assert {c["id"]: c["status"] for c in t4["vm"]["criteria"]}["vm.passthrough"] == "pass"
     assert by_host["vm-corrupt-truncated"]["status"] == "error"
     assert (
-        "test_vm_criterion[LAB-T4-SRV2022-EFLOW-vm.passthrough] PASSED"
+        "test_passthrough[LAB-T4-SRV2022-EFLOW-vm.passthrough] PASSED"
         in run_pack(joined_project, "out-verbose", *args, "-v", "-k", "SRV2022-EFLOW").stdout
     )
 
@@ -763,3 +764,331 @@ def test_vm_suite_alone_examines_this_machine_and_not_the_sample_lab(joined_proj
     assert system["vm"]["passthrough"] == "none"  # this machine has no GPU
     assert (joined_project / "out-vm-only" / "vm-snapshot.json").is_file()
     assert "8 skipped" in run.stdout and "1 passed" in run.stdout  # 9 vm.* criteria
+    assert system["verdict"] == "unsupported"  # a VM where no GPU arrived
+    strict = run_pack(joined_project, "out-vm-strict", "--matrix", "matrix.yaml", "suites/vm", "--strict")
+    assert strict.returncode == pytest.ExitCode.TESTS_FAILED, strict.stdout[-2000:]
+
+
+# --- the plugin as an entry point: options anywhere, inactive elsewhere ----------------------------
+
+
+def test_options_with_absolute_paths_parse_from_any_directory_serial_and_parallel(
+    tmp_path: Path, lab_runs: Callable[[str], PackRun]
+) -> None:
+    """The exact form the README gives: ``pytest --rootdir=PACK -c PACK/pytest.ini --host-snapshot
+    /abs/lab --report-dir /abs/out``, space-separated, from another folder, serial and ``-n 2``."""
+    pack = make_project(tmp_path / "pack")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outs = []
+    for extra in ((), ("-n", "2")):
+        out = tmp_path / f"out{len(outs)}"
+        command = [
+            sys.executable, "-m", "pytest", f"--rootdir={pack}", "-c", str(pack / "pytest.ini"),
+            "--host-snapshot", str(pack / "lab"), "--report-dir", str(out), "--profile", PREVIEW, *extra,
+        ]  # fmt: skip
+        done = subprocess.run(
+            command, cwd=elsewhere, env=clean_env(), capture_output=True, text=True, timeout=300, check=False
+        )
+        assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "unrecognized arguments" not in done.stderr
+        outs.append(json.loads((out / "compat-report.json").read_text(encoding="utf-8")))
+        assert f"report: {out / 'compat-report.json'}" in done.stdout  # absolute paths in the summary
+    serial, parallel = outs
+    assert without_time(serial) == without_time(parallel)
+    plain = tmp_path / "out-plain"  # from the project folder, no -c: `pytest --host-snapshot /abs/lab`
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--host-snapshot", str(pack / "lab"), "--report-dir", str(plain),
+         "--profile", PREVIEW],
+        cwd=pack, env=clean_env(), capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-3000:] + done.stderr[-3000:]
+    assert without_time(
+        json.loads((plain / "compat-report.json").read_text(encoding="utf-8"))
+    ) == without_time(serial)
+    reference = lab_runs(PREVIEW).report()
+    verdicts = [[g["verdict"] for g in s["gpus"]] for s in serial["systems"]]
+    assert verdicts == [[g["verdict"] for g in s["gpus"]] for s in reference["systems"]]
+    # a lab outside the project: pytest takes its path for a test path when it chooses the rootdir,
+    # before any plugin is loaded; the plugin chooses again, so the project's ini and matrix are used
+    outside = tmp_path / "lab-outside"
+    shutil.copytree(pack / "lab", outside)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--host-snapshot", str(outside),
+         "--report-dir", str(tmp_path / "o3"), "--profile", PREVIEW],
+        cwd=pack, env=clean_env(), capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"rootdir: {pack}" in done.stdout
+    report = json.loads((tmp_path / "o3" / "compat-report.json").read_text(encoding="utf-8"))
+    assert [[g["verdict"] for g in s["gpus"]] for s in report["systems"]] == verdicts
+
+
+def test_plugin_does_nothing_in_a_run_that_does_not_use_it(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    output = "\n".join(result.outlines)
+    assert "EFLOW GPU compatibility" not in output and "\neflowgpu:" not in output
+    assert not (pytester.path / "reports").exists()
+    fixtures = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
+    assert "The host's facts the pack judged" not in "\n".join(fixtures.outlines)
+
+
+# --- nothing is examined while only listing ----------------------------------------------------------
+
+
+def test_listing_runs_examine_nothing_and_the_vm_suite_does(joined_project: Path) -> None:
+    for flags in (("--collect-only", "-q"), ("--markers",), ("--fixtures",), ("--help",)):
+        out = f"out-list{flags[0]}"
+        run = run_pack(joined_project, out, "--matrix", "matrix.yaml", *flags)
+        ok = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)  # no host data, the VM not examined
+        assert run.returncode in ok, (flags, run.stdout[-2000:], run.stderr[-2000:])
+        assert not (joined_project / out / "vm-snapshot.json").exists(), flags
+        assert not (joined_project / out / "host-snapshot.json").exists(), flags
+        assert not (joined_project / out / "allure-results").exists(), flags  # a previous run's stay
+    markers = run_pack(joined_project, "out-markers", "--markers").stdout
+    assert "@pytest.mark.dda:" in markers and "@pytest.mark.required:" in markers
+    fixtures = run_pack(joined_project, "out-fixtures", "--fixtures").stdout
+    for name in ("matrix", "profile", "system", "host", "gpu", "vm"):
+        assert re.search(rf"^{name}( \[session scope\])? -- ", fixtures, re.MULTILINE), name
+    # the control: running the in-VM suite does examine this machine
+    run = run_pack(joined_project, "out-vm-live", "--matrix", "matrix.yaml", "suites/vm")
+    assert (joined_project / "out-vm-live" / "vm-snapshot.json").is_file(), run.stdout[-2000:]
+
+
+class FakeRunner:
+    """Stands in for PowerShell on "Windows": records every command, answers like a failed probe."""
+
+    calls: ClassVar[list[list[str]]] = []
+
+    def run(self, argv: Any, timeout_s: float) -> Any:
+        from eflowgpu.host.collector import RunResult
+
+        FakeRunner.calls.append(list(argv))
+        return RunResult(1, "", "not a Windows host (test)")
+
+
+def test_collect_only_on_windows_runs_no_probe_and_no_transport(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eflowgpu.host.collector as collector
+    import eflowgpu.orchestrate.transport as transport
+    from eflowgpu.pytest_plugin import sources
+
+    make_project(pytester.path, lab=None)
+    vm_suite = shutil.ignore_patterns("__pycache__", "test_bench*")  # pytest-benchmark warns in-process
+    shutil.copytree(VM_SUITE, pytester.path / "suites" / "vm", ignore=vm_suite)
+    transports: list[str] = []
+    monkeypatch.setattr(FakeRunner, "calls", [])
+    monkeypatch.setattr(sources, "on_windows", lambda: True)
+    monkeypatch.setattr(collector, "find_powershell", lambda **_: "pwsh.exe")
+    monkeypatch.setattr(collector, "SubprocessRunner", FakeRunner)
+
+    def no_transport(self: Any, **_: Any) -> Any:
+        transports.append("eflow")
+        raise transport.TransportError("no EFLOW VM here (test)")
+
+    monkeypatch.setattr(transport.EflowTransport, "run", no_transport)
+
+    listed = pytester.runpytest_inprocess("--collect-only", "-q", "--report-dir", "out")
+    assert listed.ret == pytest.ExitCode.NO_TESTS_COLLECTED, "\n".join(listed.outlines[-20:])
+    assert FakeRunner.calls == [] and transports == []
+    assert not (pytester.path / "out" / "host-snapshot.json").exists()
+    assert not (pytester.path / "out" / "compat-report.json").exists()  # nothing evaluated: no report
+
+    ran = pytester.runpytest_inprocess("suites/host", "--report-dir", "out2")  # the control
+    assert FakeRunner.calls, "the host suite probes the live host on Windows"
+    assert all(call[0] == "pwsh.exe" for call in FakeRunner.calls)
+    assert (pytester.path / "out2" / "host-snapshot.json").is_file()
+    assert transports == []  # the host suite alone does not reach the VM
+    assert "Live Windows host" in "\n".join(ran.outlines)
+
+
+# --- site checks ---------------------------------------------------------------------------------
+
+SITE_CHECKS = '''
+"""Our lab's own checks."""
+
+import pytest
+
+
+def test_nvidia_pci_id(gpu, system):
+    """The GPU has an NVIDIA PCI id."""
+    assert gpu.pci_id.startswith("10DE:"), f"{gpu.name} has PCI id {gpu.pci_id}"
+
+
+def test_server_edition(host):
+    """Our lab certifies Windows Server hosts only."""
+    edition = host.os.edition_id if host.os else None
+    assert edition and edition.startswith("Server"), f"edition {edition} is not Windows Server"
+
+
+@pytest.mark.recommended
+def test_prefers_two_gpus(system):
+    """We prefer hosts with two GPUs."""
+    assert len(system.gpus) >= 2, f"{len(system.gpus)} GPU(s)"
+'''
+SITE_LAB = ("lab-t4-srv2022", "lab-rtx4070-win11ent", "lab-t4-srv2019")
+
+
+@pytest.fixture(scope="module")
+def site_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with three hosts and a folder of site checks outside suites/."""
+    root = make_project(tmp_path_factory.mktemp("site"), files=[LAB / f"{s}.json" for s in SITE_LAB])
+    (root / "lab_checks").mkdir()
+    (root / "lab_checks" / "test_our_lab.py").write_text(SITE_CHECKS, encoding="utf-8")
+    return root
+
+
+def test_site_checks_land_in_every_report_for_every_gpu(site_project: Path) -> None:
+    args = ("--host-snapshot", "lab", "--profile", GA, "suites", "lab_checks")
+    run = run_pack(site_project, "out-site", *args)
+    parallel = run_pack(site_project, "out-site-n2", *args, "-n", "2")
+    assert without_time(run.report()) == without_time(parallel.report())
+    report = run.report()
+    gpus = [(s, g) for s in report["systems"] for g in s["gpus"]]
+    assert len(gpus) >= 4
+    for system, gpu in gpus:
+        site = {c["id"]: c for c in gpu["criteria"] if c["id"].startswith("site.")}
+        assert sorted(site) == ["site.nvidia_pci_id", "site.prefers_two_gpus", "site.server_edition"]
+        nvidia = gpu["pci_id"].startswith("10DE:")  # LAB-T4-SRV2019 also has a Matrox display adapter
+        assert site["site.nvidia_pci_id"]["status"] == ("pass" if nvidia else "fail")
+        assert site["site.nvidia_pci_id"]["required"] is True
+        server = system["host"].startswith("LAB-T4")
+        assert site["site.server_edition"]["status"] == ("pass" if server else "fail"), system["host"]
+        assert site["site.prefers_two_gpus"]["required"] is False
+        assert site["site.prefers_two_gpus"]["status"] == ("pass" if len(system["gpus"]) >= 2 else "warn")
+    rtx = next(g for s, g in gpus if s["host"] == "LAB-4070-W11ENT")
+    fail = next(c for c in rtx["criteria"] if c["id"] == "site.server_edition")
+    assert "is not Windows Server" in fail["detail"] and rtx["verdict"] == "not-eligible"
+    page = (run.out / "report.html").read_text(encoding="utf-8")
+    markdown = (run.out / "report.md").read_text(encoding="utf-8")
+    assert "site.server_edition" in page and "is not Windows Server" in page
+    assert "site.server\\_edition" in markdown and "is not Windows Server" in markdown
+    cases = junit_cases(run.out / "junit.xml")
+    site_cases = [c for c in cases if c.name.startswith("test_server_edition[")]
+    assert len(site_cases) == len(gpus)
+    assert "test_server_edition[LAB-4070-W11ENT-gpu0-rtx4070]" in [c.name for c in site_cases]
+    assert {c.outcome for c in site_cases} == {"passed", "failed"}
+    recommended = [c for c in cases if c.name.startswith("test_prefers_two_gpus[")]
+    assert {c.outcome for c in recommended} == {"passed"}  # a recommendation warns
+    allure = [json.loads(p.read_text()) for p in (run.out / "allure-results").glob("*-result.json")]
+    assert sum(r["name"].startswith("test_server_edition[") for r in allure) == len(gpus)
+    assert "site.server_edition fail" in run.stdout  # the pack's summary says why
+
+
+def test_markers_select_by_passthrough_and_requirement(site_project: Path) -> None:
+    run = run_pack(site_project, "out-m", "--host-snapshot", "lab", "--profile", GA, "--collect-only", "-q",
+                   "-m", "dda and required", "suites", "lab_checks")  # fmt: skip
+    ids = [line for line in run.stdout.splitlines() if "::" in line]
+    assert ids and all("LAB-T4" in line for line in ids), ids  # only the DDA GPUs
+    assert not any(
+        "dda.mitigation_driver" in line or "prefers_two_gpus" in line for line in ids
+    )  # recommended
+    assert any("test_server_edition[LAB-T4-SRV2022" in line for line in ids)  # site checks are required
+
+
+# --- one verdict per system, and --strict -----------------------------------------------------------
+
+
+def test_strict_fails_a_run_whose_system_is_not_eligible(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, files=[LAB / "lab-t4-partial.json"])
+    args = ("suites/host", "--host-snapshot", "lab", "--profile", PREVIEW, "--report-dir", "out")
+    plain = pytester.runpytest_subprocess(*args)
+    assert plain.ret == pytest.ExitCode.OK, "\n".join(plain.outlines[-20:])
+    (system,) = json.loads((pytester.path / "out" / "compat-report.json").read_text())["systems"]
+    assert system["verdict"] == "incomplete"
+    strict = pytester.runpytest_subprocess(*args, "--strict")
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+    assert "--strict: 1 system(s) not eligible: the run fails" in "\n".join(strict.outlines)
+
+
+def test_a_vm_failing_vm_driver_makes_its_system_not_eligible(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, files=[LAB / "lab-t4-srv2022.json"])
+    shutil.copytree(VM_SUITE, pytester.path / "suites" / "vm", ignore=shutil.ignore_patterns("__pycache__"))
+    text = (VMS / "vm-t4-srv2022-dda.json").read_text(encoding="utf-8")
+    old = text.replace("535.104.05", "418.40.04").replace("<cuda_version>12.2", "<cuda_version>10.1")
+    (pytester.path / "vm-old-driver.json").write_text(old, encoding="utf-8")
+    result = pytester.runpytest_subprocess(
+        "--host-snapshot",
+        "lab",
+        "--vm-snapshot",
+        "vm-old-driver.json",
+        "--profile",
+        GA,
+        "--report-dir",
+        "out",
+    )
+    out = pytester.path / "out"
+    (system,) = json.loads((out / "compat-report.json").read_text())["systems"]
+    assert system["gpus"][0]["verdict"] == "eligible"  # the host alone would pass
+    assert {c["id"]: c["status"] for c in system["vm"]["criteria"]}["vm.driver"] == "fail"
+    assert system["verdict"] == "not-eligible"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-verdict="not-eligible">System:' in page
+    assert "once every required criterion passes:" in page  # the Deploy-Eflow command is not shown as ready
+    assert "| LAB-T4-SRV2022 | **NOT ELIGIBLE** |" in (out / "report.md").read_text(encoding="utf-8")
+    output = "\n".join(result.outlines)
+    assert "SYSTEM NOT-ELIGIBLE LAB-T4-SRV2022" in output
+    assert "vm.driver fail: the VM's driver 418.40.04" in output
+    assert (
+        output.rindex("EFLOW GPU compatibility") > output.rindex("short test summary")
+        if ("short test summary" in output)
+        else True
+    )
+
+
+def test_an_unreadable_vm_snapshot_is_an_error_of_the_vm_suite(joined_project: Path) -> None:
+    run = run_pack(
+        joined_project, "out-vm-error", "--vm-snapshot", "vms/vm-corrupt-truncated.json", "suites/vm"
+    )
+    cases = {c.name: c for c in junit_cases(joined_project / "out-vm-error" / "junit.xml")}
+    case = cases["test_vm_snapshot[vm-corrupt-truncated]"]
+    assert case.outcome == "error"
+    assert "VM suite" not in case.name and "host" not in case.name
+    assert run.report()["systems"][0]["verdict"] == "error"
+
+
+# --- areas: criteria come from the library -----------------------------------------------------------
+
+
+def test_every_criterion_lands_in_its_area_including_ones_added_later() -> None:
+    from eflowgpu.criteria import HOST_CRITERIA
+    from eflowgpu.pytest_plugin.areas import AREAS, area_of
+
+    suites = {p.stem for p in (PROJECT / "suites").rglob("test_*.py")}
+    for area in AREAS:  # every area has its suite file
+        assert f"test_{area.name.replace('-', '_')}" in suites, area.name
+    prefixes = {"os": "windows-release", "host": "host-platform", "dda": "dda-survey", "gpupv": "gpu-pv"}
+    for criterion_id, _ in HOST_CRITERIA:
+        assert area_of(criterion_id, "host") == prefixes.get(criterion_id.split(".")[0], "gpu-driver")
+    # revision 2's new ids (issue 11) and an id nobody planned for
+    assert area_of("gpupv.driver_model", "host") == "gpu-pv"
+    assert area_of("dda.mmio", "host") == "dda-survey"
+    assert area_of("host.eflow", "host") == "host-platform"
+    assert area_of("firmware.secure_boot", "host") == "host-platform"
+    assert area_of("vm.cuda_arch", "vm") == "driver" and area_of("vm.toolkit", "vm") == "driver"
+    assert area_of("vm.new_check", "vm") == "health"
+
+
+def test_a_suite_function_without_its_area_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, files=[LAB / "lab-t4-srv2022.json"])
+    (pytester.path / "suites" / "host" / "test_mine.py").write_text(
+        "def test_mine(criterion):\n    criterion.check()\n", encoding="utf-8"
+    )
+    result = pytester.runpytest_subprocess("--host-snapshot", "lab", "--report-dir", "out")
+    output = "\n".join(result.outlines + result.errlines)
+    assert "test_mine: a 'criterion' test needs one @pytest.mark.area(NAME)" in output
+    assert result.ret != pytest.ExitCode.OK
+
+
+def test_under_xdist_this_machine_is_examined_once_and_joined_once(joined_project: Path) -> None:
+    run = run_pack(joined_project, "out-vm-n2", "--matrix", "matrix.yaml", "suites/vm", "-n", "2")
+    assert run.returncode == pytest.ExitCode.OK, run.stdout[-2000:]
+    report = run.report()
+    assert report["run"]["vm_mode"] == "live"
+    (system,) = report["systems"]  # one worker examined the machine, the other took its snapshot
+    assert system["vm"]["source"] == str(Path("out-vm-n2") / "vm-snapshot.json")
+    assert not (run.out / ".eflowgpu-run").exists()  # the workers' hand-over files are gone

@@ -10,8 +10,12 @@ durations as pytest-benchmark's timer (its public ``timer`` marker option). ``--
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,6 +67,71 @@ class BenchCase:
     def __repr__(self) -> str:
         return f"{self.bench_id} ({self.device}, {self.level})"
 
+    @property
+    def gpu_index(self) -> int | None:
+        """The GPU this case measures (``cuda:N``), or None for a CPU case."""
+        return int(self.device.partition(":")[2] or 0) if self.device.startswith("cuda") else None
+
+    @property
+    def test_id(self) -> str:
+        """The test id: ``gemm_fp32-cuda0``, ``cpu_gemm_fp32``."""
+        return (
+            f"{self.bench_id}-{self.device.replace(':', '')}" if self.gpu_index is not None else self.bench_id
+        )
+
+
+def bench_cases(level: str, gpus: int) -> list[BenchCase]:
+    """Every benchmark of the registry at ``level``: the CUDA ones once per GPU (``cuda:N``, at
+    least ``cuda:0``, which skips with the reason on a machine without one), the CPU ones once."""
+    from eflowgpu.bench.workloads import BENCHMARKS
+
+    cases = []
+    for index in range(max(1, gpus)):
+        cases += [
+            BenchCase(info.id, f"cuda:{index}", info.unit, info.measures, level)
+            for info in BENCHMARKS
+            if info.kind == "cuda"
+        ]
+    cases += [
+        BenchCase(info.id, info.kind, info.unit, info.measures, level)
+        for info in BENCHMARKS
+        if info.kind != "cuda"
+    ]
+    return cases
+
+
+LOCK_NAME = "eflowgpu-benchmarks.lock"
+
+
+@contextmanager
+def machine_lock(folder: Path | None = None) -> Iterator[None]:
+    """Hold the machine's benchmark lock: one benchmark at a time on this machine, whichever
+    process (xdist worker, another run) runs it. Waits for the holder to finish."""
+    path = (folder or Path(tempfile.gettempdir())) / LOCK_NAME
+    with path.open("a+b") as handle:
+        if sys.platform == "win32":  # pragma: no cover - Windows only
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:  # LK_LOCK gives up after 10 s; keep waiting
+                    continue
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
 
 @dataclass(frozen=True)
 class GpuContext:
@@ -92,7 +161,7 @@ def report_entry(
             "level": case.level,
             "detail": outcome.reason,
         }
-    model = gpu.model if case.device == "cuda" else None
+    model = gpu.model if case.device.startswith("cuda") else None
     judged = judge_figure(matrix, model, gpu.passthrough, case.bench_id, outcome.value, outcome.unit)
     return {
         "id": case.bench_id,
@@ -153,7 +222,7 @@ def isolated_runner() -> Callable[[BenchCase], BenchResult | BenchFailure]:
     from eflowgpu.bench.runner import run_isolated
 
     def run(case: BenchCase) -> BenchResult | BenchFailure:
-        if case.device == "cuda" and (reason := _no_cuda_build()) is not None:
+        if case.gpu_index is not None and (reason := _no_cuda_build()) is not None:
             return BenchFailure(case.bench_id, f"unavailable: CUDA is not available: {reason}")
         level = LEVELS[case.level]
         return run_isolated(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -79,12 +80,25 @@ class HostCase:
             ("tag", self.gpu.verdict.value),
         ]
 
-    def check(self) -> None:
-        """Pass, fail, warn or skip exactly as the library judged the criterion."""
+    def ready(self) -> None:
+        """Set-up: an unreadable snapshot raises :class:`SnapshotUnusable` (JUnit error, Allure broken)."""
         if self.system.status == "error":
             raise SnapshotUnusable(f"{self.system.source}: {self.system.error}")
+
+    def marker_names(self) -> tuple[str, ...]:
+        """The selection markers of the test: passthrough type, required or recommended."""
         if self.gpu is None or self.criterion is None:
-            pytest.skip(f"{self.system.host}: no GPU found on this host")
+            return ()
+        kind = "required" if self.criterion.required else "recommended"
+        return (*passthrough_markers(self.gpu.passthrough), kind)
+
+    def check(self) -> None:
+        """Pass, fail, warn or skip exactly as the library judged the criterion."""
+        self.ready()
+        if self.gpu is None or self.criterion is None:
+            if not self.system.gpus:
+                pytest.skip(f"{self.system.host}: no GPU found on this host")
+            return  # the snapshot was read and evaluated
         crit = self.criterion
         where = f"{self.system.host} / {self.gpu.name} / {crit.id}"
         if self.gpu.verdict is Verdict.UNSUPPORTED:
@@ -107,34 +121,45 @@ def check_criterion(where: str, crit: Criterion) -> None:
         warnings.warn(EligibilityWarning(f"{where}: {crit.message()}"), stacklevel=2)
 
 
+def passthrough_markers(passthrough: str | None) -> tuple[str, ...]:
+    """``dda`` / ``gpupv`` for a passthrough type (none for no row)."""
+    return {"DDA": ("dda",), "GPU-PV": ("gpupv",)}.get(passthrough or "", ())
+
+
 def slug(text: str, limit: int = 48) -> str:
     """A test-id-safe form of untrusted text: ASCII letters, digits, ``_.-``; bounded."""
     cleaned = _UNSAFE.sub("_", text).strip("_") or "x"
     return cleaned[:limit]
 
 
-def host_cases(systems: list[SystemResult]) -> list[tuple[str, HostCase]]:
-    """Every case of the host suite with its id, in report order.
+def system_bases(systems: Sequence[SystemResult]) -> list[str]:
+    """Each system's test-id stem: its label made safe, made unique (``~index``) where labels repeat."""
+    bases: list[str] = []
+    seen: set[str] = set()
+    for index, system in enumerate(systems):
+        base = slug(system.host)
+        if base in seen:  # two snapshots of one host: keep ids unique (pytest's own dedup is quadratic)
+            base = f"{base}~{index}"
+        seen.add(base)
+        bases.append(base)
+    return bases
 
-    An unsupported GPU gets one case (``gpu.supported``), which skips; a system in error gets one
-    case, which is reported as broken; a system without GPUs gets one case, which skips.
+
+def gpu_stem(base: str, g_index: int, gpu: GpuResult) -> str:
+    """A GPU's test-id stem: ``LAB-T4-SRV2019-gpu1-t4``."""
+    return f"{base}-gpu{g_index}-{slug(gpu.model or gpu.pci_id.replace(':', '_'), 24)}"
+
+
+def host_cases(systems: Sequence[SystemResult]) -> list[tuple[str, HostCase]]:
+    """Every criterion case of the host suite with its id, in report order.
+
+    An unsupported GPU gets one case (``gpu.supported``), which skips. Systems in error and systems
+    without a GPU have no criterion cases: :func:`system_cases` covers them.
     """
     cases: list[tuple[str, HostCase]] = []
-    bases: set[str] = set()
-    for s_index, system in enumerate(systems):
-        base = slug(system.host)
-        if base in bases:  # two snapshots of one host: keep ids unique (pytest's own dedup is quadratic)
-            base = f"{base}~{s_index}"
-        bases.add(base)
-        if system.status == "error":
-            key = f"{s_index}"
-            cases.append((f"{base}-snapshot", HostCase(key, system, None, None)))
-            continue
-        if not system.gpus:
-            cases.append((f"{base}-no-gpu", HostCase(f"{s_index}", system, None, None)))
-            continue
+    for s_index, (system, base) in enumerate(zip(systems, system_bases(systems), strict=True)):
         for g_index, gpu in enumerate(system.gpus):
-            gpu_id = f"{base}-gpu{g_index}-{slug(gpu.model or gpu.pci_id.replace(':', '_'), 24)}"
+            gpu_id = gpu_stem(base, g_index, gpu)
             criteria = gpu.criteria
             if gpu.verdict is Verdict.UNSUPPORTED:
                 criteria = tuple(c for c in criteria if c.id == "gpu.supported")
@@ -142,3 +167,13 @@ def host_cases(systems: list[SystemResult]) -> list[tuple[str, HostCase]]:
                 key = f"{s_index}/{g_index}/{crit.id}"
                 cases.append((f"{gpu_id}-{crit.id}", HostCase(key, system, gpu, crit)))
     return cases
+
+
+def system_cases(systems: Sequence[SystemResult]) -> list[tuple[str, HostCase]]:
+    """A case for each host system the criteria tests cannot cover: a snapshot that could not be
+    read or evaluated (an error) and a host without a GPU (a skip). The others are their criteria."""
+    return [
+        (base, HostCase(str(index), system, None, None))
+        for index, (system, base) in enumerate(zip(systems, system_bases(systems), strict=True))
+        if system.status == "error" or not system.gpus
+    ]

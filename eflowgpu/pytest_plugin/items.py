@@ -1,67 +1,145 @@
-"""Test items of the pack's suites: one per case (host: system x GPU x criterion; VM: VM x criterion).
+"""Test items of the pack's suites: a suite function runs once per judged case.
 
-A suite module declares its suite with :func:`host_suite` or :func:`vm_suite`; the plugin expands
-it into :class:`CaseItem` items at collection. Items instead of a parametrized function keep the
-per-test cost low (no fixtures to set up, nothing for Allure to wrap), which matters for labs of
-thousands of hosts.
+A suite function in ``suites/`` is an ordinary test function whose argument names what it checks:
+
+- ``criterion``: a host criterion of one GPU of one system, in the function's ``area`` marker;
+- ``vm_criterion``: an in-VM criterion of one VM, in the function's ``area``;
+- ``host_snapshot`` / ``vm_snapshot``: one system's host / VM snapshot (readable, or an error).
+
+The plugin expands such a function into one :class:`CaseItem` per case, with readable ids
+(``test_windows_release[LAB-T4-SRV2019-gpu1-t4-os.build]``). A CaseItem is a ``pytest.Function``
+that receives its case directly rather than through a fixture: labs have thousands of hosts, and a
+fixture per case costs a fixture set-up and an Allure container file each. Other fixtures the
+function asks for are set up as usual.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import pytest
 
+from eflowgpu.pytest_plugin.areas import area_named, area_of
 from eflowgpu.pytest_plugin.cases import SnapshotUnusable
-
-SuiteKind = Literal["host", "vm"]
 
 
 class Case(Protocol):
     """What an item runs and how it labels itself (HostCase, VmCase)."""
 
+    key: str
+
+    def ready(self) -> None: ...
     def check(self) -> None: ...
+    def marker_names(self) -> tuple[str, ...]: ...
     def properties(self) -> list[tuple[str, str]]: ...
     def parameters(self) -> list[tuple[str, str]]: ...
     def allure_labels(self) -> list[tuple[str, str]]: ...
 
 
-class Suite:
-    """A marker object: the module attribute that holds it becomes the suite's tests."""
-
-    def __init__(self, kind: SuiteKind, doc: str) -> None:
-        self.kind = kind
-        self.__doc__ = doc
+CASE_ARGS = ("criterion", "vm_criterion", "host_snapshot", "vm_snapshot")
+"""The argument names that make a test function one of the pack's suite functions."""
 
 
-def host_suite(doc: str = "One criterion of one GPU of one host.") -> Suite:
-    """Declare the host eligibility suite in a test module: ``test_host_criterion = host_suite()``."""
-    return Suite("host", doc)
+def case_arg(obj: object) -> str | None:
+    """The case argument of a suite function (see :data:`CASE_ARGS`), or None for other objects."""
+    if not inspect.isfunction(obj):
+        return None
+    names = inspect.signature(obj).parameters
+    found = [name for name in CASE_ARGS if name in names]
+    return found[0] if len(found) == 1 else None
 
 
-def vm_suite(doc: str = "One in-VM criterion of one VM.") -> Suite:
-    """Declare the in-VM suite in a test module: ``test_vm_criterion = vm_suite()``."""
-    return Suite("vm", doc)
+def function_area(function: Callable[..., Any], arg: str) -> str | None:
+    """The area a criterion suite function checks (its ``area`` marker); a usage error if wrong."""
+    if arg not in ("criterion", "vm_criterion"):
+        return None
+    marks = [m for m in getattr(function, "pytestmark", []) if m.name == "area"]
+    side = "host" if arg == "criterion" else "vm"
+    if len(marks) != 1 or len(marks[0].args) != 1:
+        raise pytest.UsageError(f"{function.__qualname__}: a '{arg}' test needs one @pytest.mark.area(NAME)")
+    area = area_named(str(marks[0].args[0]))
+    if area is None or area.side != side:
+        raise pytest.UsageError(f"{function.__qualname__}: unknown {side} area {marks[0].args[0]!r}")
+    return area.name
 
 
-class CaseItem(pytest.Item):
-    """One case: passes, fails, warns or skips as the library judged it."""
+def in_area(cases: Sequence[tuple[str, Any]], area: str | None, side: str) -> list[tuple[str, Any]]:
+    """The cases of one area (all of them for ``area`` None)."""
+    if area is None:
+        return list(cases)
+    return [(i, c) for i, c in cases if area_of(c.criterion.id, side) == area]
 
-    def __init__(self, *, case: Case, doc: str, **kwargs: Any) -> None:
+
+class CaseItem(pytest.Function):
+    """One case of a suite function: passes, fails, warns, skips or errors as the library judged it."""
+
+    def __init__(
+        self,
+        *,
+        case: Case,
+        case_arg: str,
+        resolve: Callable[[Case], Case],
+        where: tuple[Any, int | None],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self._where = where
+        self.originalname = self.name.partition("[")[0]  # the node id keeps the case id as params
         self.case = case
-        self.doc = doc
+        self.case_arg = case_arg
+        self._resolve = resolve
 
-    def runtest(self) -> None:
-        """Check the case."""
-        self.case.check()
+    def setup(self) -> None:
+        """Give the function its case (the run's final judgement); an unreadable snapshot errors here."""
+        self.case = self._resolve(self.case)
+        self.user_properties.extend(self.case.properties())  # JUnit properties (only where it runs)
+        self.funcargs[self.case_arg] = self.case
+        self.case.ready()
+        if len(self.fixturenames) > 1:  # other fixtures the function asks for
+            super().setup()
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        """Where the test comes from and what it checks."""
-        return self.path, None, f"{self.name}: {self.case!r}"
+        """Where the test comes from (the suite function's file and line) and what it checks."""
+        path, line = self._where
+        return path, line, f"{self.name}: {self.case!r}"
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         """An unreadable snapshot is reported as its one-line reason, without a traceback."""
         if isinstance(excinfo.value, SnapshotUnusable):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style)
+        return super().repr_failure(excinfo)
+
+
+def make_items(
+    collector: pytest.Collector,
+    name: str,
+    function: Callable[..., Any],
+    arg: str,
+    cases: Sequence[tuple[str, Case]],
+    resolve: Callable[[Case], Case],
+) -> list[pytest.Item]:
+    """One item per case, sharing the function's fixture information; markers per case."""
+    definition = pytest.Function.from_parent(collector, name=name, callobj=function)
+    info = definition._fixtureinfo
+    path, line, _ = definition.reportinfo()  # found once: the source lookup is costly
+    marks: dict[str, pytest.MarkDecorator] = {}
+    items: list[pytest.Item] = []
+    for case_id, case in cases:
+        item = CaseItem.from_parent(
+            collector,
+            name=f"{name}[{case_id}]",
+            callobj=function,
+            fixtureinfo=info,
+            case=case,
+            case_arg=arg,
+            resolve=resolve,
+            where=(path, line),
+        )
+        for marker in case.marker_names():
+            if marker not in marks:
+                marks[marker] = getattr(pytest.mark, marker)
+            item.add_marker(marks[marker])
+        items.append(item)
+    return items

@@ -1,18 +1,21 @@
-"""The state of one pack run: matrix, profile, where host data comes from, evaluated systems.
+"""The state of one pack run: matrix, profile, options, and (lazily) the evaluated systems.
 
-It lives in ``config.stash`` (never in module globals). Under pytest-xdist the controller decides
-the sources (and collects the live host once) and hands them to the workers through
-``workerinput``; every process evaluates the same files with the same deterministic library, and
-the controller writes the reports, so a parallel run reports exactly what a serial one does.
+It lives in ``config.stash`` (never in module globals). Creating it loads the matrix and checks the
+options, nothing more. A side's data (host snapshots, the VM) is chosen and evaluated when a suite
+that needs it is collected; live work (probes, the machine as the VM, a transport) happens then,
+never for ``--collect-only`` or ``--fixtures``. Under pytest-xdist every worker collects and
+evaluates the same files with the same deterministic library; the workers send the controller
+which sources they used (``workeroutput``), and the controller writes the reports, so a parallel
+run reports exactly what a serial one does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import platform
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -23,45 +26,24 @@ from eflowgpu.bench.workloads import BENCHMARKS
 from eflowgpu.errors import MatrixError
 from eflowgpu.evaluate import SystemResult, error_result, evaluate_host_files
 from eflowgpu.matrix import Matrix, Profile, load_matrix
+from eflowgpu.pytest_plugin import sources as src
 from eflowgpu.pytest_plugin.benchcases import PROPERTY as BENCH_PROPERTY
 from eflowgpu.pytest_plugin.benchcases import GpuContext
-from eflowgpu.pytest_plugin.cases import HostCase, host_cases
+from eflowgpu.pytest_plugin.options import level_of, report_dir_of
+from eflowgpu.pytest_plugin.sitechecks import PROPERTY as SITE_PROPERTY
+from eflowgpu.pytest_plugin.sitechecks import SiteOutcome, with_site_criteria
+from eflowgpu.pytest_plugin.sources import Sources
+from eflowgpu.pytest_plugin.vmcases import VmCase, vm_cases
 from eflowgpu.pytest_plugin.waiving import RunWaivers
 from eflowgpu.report.files import write_reports
 from eflowgpu.report.gate import GateFailure, take_from_pytest_benchmark
 from eflowgpu.report.model import build_report
-from eflowgpu.snapshot import snapshot_files
 from eflowgpu.vm.evaluate import VmJudgement, VmRecord, attach_vms, read_vm_file
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["live", "snapshots", "sample-lab", "none"]
-WORKER_KEY = "eflowgpu_sources"
-
-
-@dataclass(frozen=True)
-class HostSources:
-    """Which host snapshots this run evaluates, and how they were chosen."""
-
-    mode: Mode
-    files: tuple[str, ...]
-    note: str
-    errors: tuple[tuple[str, str, str], ...] = field(default=())  # (host, source, reason)
-
-    def to_workerinput(self) -> dict[str, Any]:
-        """A picklable form for pytest-xdist's ``workerinput``."""
-        return {
-            "mode": self.mode,
-            "files": list(self.files),
-            "note": self.note,
-            "errors": [list(e) for e in self.errors],
-        }
-
-    @classmethod
-    def from_workerinput(cls, data: dict[str, Any]) -> HostSources:
-        """The controller's sources, on a worker."""
-        errors = tuple((str(h), str(s), str(r)) for h, s, r in data["errors"])
-        return cls(data["mode"], tuple(data["files"]), data["note"], errors)
+Side = Literal["host", "vm"]
+WORKER_OUTPUT = "eflowgpu_sources"
 
 
 class PackSession:
@@ -69,7 +51,7 @@ class PackSession:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.report_dir = Path(config.getoption("report_dir"))
+        self.report_dir = report_dir_of(config)
         matrix_opt = config.getoption("matrix")
         self.matrix_path = Path(matrix_opt) if matrix_opt else config.rootpath / "matrix.yaml"
         try:
@@ -79,230 +61,207 @@ class PackSession:
             raise pytest.UsageError(f"the support matrix is malformed: {exc}") from exc
         except KeyError as exc:
             raise pytest.UsageError(f"--profile: {exc.args[0]}") from exc
-        self.remote_benchmarks: dict[str, dict[str, Any]] = {}
-        workerinput = getattr(config, "workerinput", None)
-        if workerinput is not None and WORKER_KEY in workerinput:
-            self.remote_benchmarks = dict(workerinput[WORKER_KEY]["remote_benchmarks"])
-            self.sources = HostSources.from_workerinput(workerinput[WORKER_KEY]["host"])
-            self.vm_sources = HostSources.from_workerinput(workerinput[WORKER_KEY]["vm"])
-        else:
-            suites = selected_suites(config)
-            self.sources = self._choose_sources(live="host" in suites)
-            self.vm_sources = self._choose_vm_sources(live="vm" in suites)
+        self.level = level_of(config)
         self.expect_passthrough: str | None = config.getoption("expect_passthrough")
-        self.waivers = RunWaivers.from_config(config)  # issue 13: --waivers
+        self.strict = bool(config.getini("strict"))
+        # the options' own files are checked now (a usage error names a missing path)
+        self._given = {
+            "host": list(config.getoption("host_snapshot") or []),
+            "vm": list(config.getoption("vm_snapshot") or []),
+        }
+        for side, option in (("host", "--host-snapshot"), ("vm", "--vm-snapshot")):
+            src.given_files(option, self._given[side])
+        self._sources: dict[str, Sources] = {}
+        self._host_systems: list[SystemResult] | None = None
+        self._vm_records: list[VmRecord] | None = None
+        self._systems: list[SystemResult] | None = None
+        self._final_vm_cases: dict[str, VmCase] | None = None
+        self.deferred: list[str] = []  # live work left out (--collect-only, --fixtures)
         self.reports_written: list[Path] = []
         self.benchmarks: dict[str, dict[str, Any]] = {}
+        self.site_outcomes: list[SiteOutcome] = []
+        self.waivers = RunWaivers.from_config(config)  # --waivers: a usage error when malformed
         self.gate_failures: list[GateFailure] = []
         self.deselected = 0
         self.coverage: dict[str, Any] | None = None
 
-    @cached_property
-    def allure_label(self) -> pytest.MarkDecorator:
-        """allure-pytest's label marker, looked up once (only once Allure has registered it)."""
-        return pytest.mark.allure_label
+    # --- what kind of process and run this is ---------------------------------------------------
 
     @property
     def is_worker(self) -> bool:
         """True inside a pytest-xdist worker."""
         return hasattr(self.config, "workerinput")
 
-    def _choose_sources(self, *, live: bool) -> HostSources:
-        given = list(self.config.getoption("host_snapshot") or [])
-        if given:
-            missing = [p for p in given if not Path(p).exists()]
-            if missing:
-                raise pytest.UsageError(f"--host-snapshot: no such file or folder: {', '.join(missing)}")
-            files = tuple(str(p) for p in snapshot_files(given))
-            return HostSources(
-                "snapshots", files, f"Evaluated {len(files)} host snapshot(s) given with --host-snapshot."
-            )
-        if not live:
-            return HostSources("none", (), "The host suite is not part of this run.")
-        if sys.platform == "win32":
-            return self._collect_live()
-        lab = self.matrix_path.parent / "fixtures" / "hosts"
-        if lab.is_dir():
-            files = tuple(str(p) for p in snapshot_files([lab]))
-            return HostSources(
-                "sample-lab",
-                files,
-                f"Not on Windows: this run evaluated the sample lab in {lab} ({len(files)} example snapshots "
-                "written from reference facts, not captured from real hosts). Give --host-snapshot PATH to "
-                "evaluate your own snapshots, or run the pack on the Windows host.",
-            )
-        return HostSources("none", (), "Not on Windows and no --host-snapshot given: no host was evaluated.")
+    @property
+    def run_id(self) -> str | None:
+        """The xdist run's id on a worker (shared by the run's workers), else None."""
+        workerinput = getattr(self.config, "workerinput", None)
+        return str(workerinput["testrunuid"]) if workerinput is not None else None
 
-    def to_workerinput(self) -> dict[str, Any]:
-        """Both kinds of sources, for pytest-xdist's ``workerinput``."""
-        return {
-            "host": self.sources.to_workerinput(),
-            "vm": self.vm_sources.to_workerinput(),
-            "remote_benchmarks": self.remote_benchmarks,
-        }
-
-    def _choose_vm_sources(self, *, live: bool) -> HostSources:
-        given = list(self.config.getoption("vm_snapshot") or [])
-        if given:
-            missing = [p for p in given if not Path(p).exists()]
-            if missing:
-                raise pytest.UsageError(f"--vm-snapshot: no such file or folder: {', '.join(missing)}")
-            files = tuple(str(p) for p in snapshot_files(given))
-            return HostSources("snapshots", files, f"{len(files)} VM snapshot(s) given with --vm-snapshot.")
-        if not live:
-            return HostSources("none", (), "The in-VM suite is not part of this run.")
-        transport = self.config.getoption("vm_transport") or ("eflow" if sys.platform == "win32" else None)
-        if transport is not None:
-            return self._collect_through(transport)
-        return self._collect_live_vm()
-
-    def _collect_through(self, name: str) -> HostSources:
-        """Run the in-VM suite through a transport and keep what came back as this run's VM."""
-        from eflowgpu.host.collector import find_powershell, write_snapshot
-        from eflowgpu.orchestrate.transport import EflowTransport, LocalTransport, TransportError, VmTransport
-
-        transport: VmTransport
-        if name == "local":
-            transport = LocalTransport(self.matrix_path.parent)
-        else:
-            powershell = find_powershell()
-            if powershell is None:
-                return HostSources(
-                    "none",
-                    (),
-                    "The EFLOW transport needs PowerShell: run the pack on the Windows host.",
-                    (("EFLOW VM", "eflow", "PowerShell not found: cannot reach the EFLOW VM"),),
-                )
-            transport = EflowTransport(powershell, min_memory_mb=self.matrix.vm.min_memory_mib)
-        progress(
-            self.config,
-            f"eflowgpu: running the in-VM suite through the {transport.name} transport "
-            f"(level {self.config.getoption('level')}); this can take minutes",
+    @property
+    def live_allowed(self) -> bool:
+        """False when this run only lists tests or fixtures: then nothing is examined."""
+        option = self.config.option
+        return not (
+            getattr(option, "collectonly", False)
+            or getattr(option, "showfixtures", False)
+            or getattr(option, "show_fixtures_per_test", False)
         )
-        try:
-            run = transport.run(
-                level=self.config.getoption("level"),
-                expect_passthrough=self.config.getoption("expect_passthrough"),
-                timeout_s=TRANSPORT_TIMEOUT_S,
+
+    @cached_property
+    def allure_label(self) -> pytest.MarkDecorator:
+        """allure-pytest's label marker, looked up once (only once Allure has registered it)."""
+        return pytest.mark.allure_label
+
+    # --- the sources of each side, chosen on first need --------------------------------------------
+
+    def sources(self, side: Side, *, needed: bool = False) -> Sources:
+        """The side's sources. ``needed``: a suite that examines this side was collected, so the
+        live host / this machine may be examined (the first call decides)."""
+        if side not in self._sources:
+            self._sources[side] = self._choose(side, needed)
+        return self._sources[side]
+
+    def _choose(self, side: Side, needed: bool) -> Sources:
+        if self._given[side]:
+            option = "--host-snapshot" if side == "host" else "--vm-snapshot"
+            return src.snapshot_sources(option, self._given[side], "host" if side == "host" else "VM")
+        if not needed:
+            return src.NO_HOST if side == "host" else src.NO_VM
+        if side == "host":
+            if not src.on_windows():
+                return src.sample_lab(self.matrix_path.parent)
+            return self._live("host", lambda: src.collect_live_host(self.report_dir))
+        if self._given["host"] and not (self.config.getoption("vm_transport") or self.expect_passthrough):
+            return dataclasses.replace(
+                src.NO_VM, note="Recorded hosts only (--host-snapshot without a VM option): no VM examined."
             )
-        except TransportError as exc:
-            return HostSources(
-                "none",
-                (),
-                f"The in-VM suite could not run ({transport.name} transport).",
-                (("EFLOW VM", transport.name, str(exc)),),
-            )
-        snapshot = dict(run.snapshot)
-        host = self._single_host_label()
-        if host is not None:
-            snapshot["host"] = host
-            snapshot["vm"] = f"{host}-EFLOW"
-        target = self.report_dir / "vm-snapshot.json"
-        self.report_dir.mkdir(parents=True, exist_ok=True)
-        write_snapshot(snapshot, target)
-        self.remote_benchmarks = remote_benchmarks(run.report)
-        return HostSources(
-            "live",
-            (str(target),),
-            f"The in-VM suite ran through the {transport.name} transport; "
-            f"the VM's snapshot is saved as {target}.",
+        transport = self.config.getoption("vm_transport") or ("eflow" if src.on_windows() else None)
+        if transport is None:
+            return self._live("vm", lambda: src.collect_live_vm(self.report_dir))
+        request = src.TransportRequest(
+            transport,
+            self.matrix_path.parent,
+            self.report_dir,
+            self.level,
+            self.expect_passthrough,
+            self.matrix.vm.min_memory_mib,
+            self._single_host_label(),
+        )
+        return self._live("vm", lambda: src.collect_through(request, self.say))
+
+    def _live(self, side: Side, produce: Callable[[], Sources]) -> Sources:
+        if not self.live_allowed:
+            self.deferred.append(side)
+            what = "the host" if side == "host" else "this machine (as the VM)"
+            return Sources("none", (), f"Not examined: {what} is only examined when the tests run.")
+        return src.once_per_run(
+            self.report_dir, self.run_id, side, produce, wait_s=src.TRANSPORT_TIMEOUT_S + 60
         )
 
     def _single_host_label(self) -> str | None:
         """The label of the one host this run judges (the VM joins it), else None."""
-        if self.sources.mode == "live":
+        host = self.sources("host")
+        if host.mode == "live" and host.files:
             from eflowgpu.host.collector import default_host_label
 
             return default_host_label()
-        if len(self.sources.files) == 1:
+        if len(host.files) == 1:
             try:
-                data = json.loads(Path(self.sources.files[0]).read_text(encoding="utf-8-sig"))
+                data = json.loads(Path(host.files[0]).read_text(encoding="utf-8-sig"))
             except (OSError, ValueError):
                 return None
-            host = data.get("host") if isinstance(data, dict) else None
-            return host if isinstance(host, str) and host.strip() else None
+            label = data.get("host") if isinstance(data, dict) else None
+            return label if isinstance(label, str) and label.strip() else None
         return None
 
-    def _collect_live_vm(self) -> HostSources:
-        from eflowgpu.host.collector import SubprocessRunner, write_snapshot
-        from eflowgpu.vm.collector import collect_vm_snapshot
-        from eflowgpu.vm.live import add_nvml_probe
+    # --- evaluation ---------------------------------------------------------------------------------
 
-        target = self.report_dir / "vm-snapshot.json"
-        self.report_dir.mkdir(parents=True, exist_ok=True)
-        snapshot = collect_vm_snapshot(SubprocessRunner(), host=None)
-        add_nvml_probe(snapshot)
-        write_snapshot(snapshot, target)
-        return HostSources(
-            "live",
-            (str(target),),
-            f"In-VM checks examined this machine ({snapshot.get('vm')}); "
-            f"its VM snapshot is saved as {target}.",
-        )
+    def host_systems(self, *, needed: bool = False) -> list[SystemResult]:
+        """The host side's systems, evaluated once per process (deterministic, in source order)."""
+        if self._host_systems is None:
+            sources = self.sources("host", needed=needed)
+            results = [error_result(h, s, r) for h, s, r in sources.errors]
+            files = sources.files
+            step = max(1, len(files) // 10)
+            for start in range(0, len(files), step):
+                results.extend(evaluate_host_files(self.matrix, self.profile, files[start : start + step]))
+                if len(files) >= PROGRESS_FROM and not self.is_worker:
+                    self.say(f"eflowgpu: evaluated {len(results)}/{len(files)} host snapshots")
+            self._host_systems = self.waivers.apply(results)
+        return self._host_systems
 
-    def _collect_live(self) -> HostSources:
-        from eflowgpu.host.collector import (
-            SubprocessRunner,
-            collect_host_snapshot,
-            find_powershell,
-            write_snapshot,
-        )
+    def vm_records(self, *, needed: bool = False) -> list[VmRecord]:
+        """The VM side's records, read once per process."""
+        if self._vm_records is None:
+            sources = self.sources("vm", needed=needed)
+            errors = [VmRecord(source, label, None, error=reason) for label, source, reason in sources.errors]
+            self._vm_records = errors + [read_vm_file(self.matrix, path) for path in sources.files]
+        return self._vm_records
 
-        host = platform.node() or "localhost"
-        target = self.report_dir / "host-snapshot.json"
-        self.report_dir.mkdir(parents=True, exist_ok=True)
-        powershell = find_powershell()
-        if powershell is None:
-            return HostSources(
-                "live",
-                (),
-                "Live Windows host.",
-                ((host, "live", "PowerShell not found: cannot probe this host"),),
-            )
-        snapshot = collect_host_snapshot(SubprocessRunner(), powershell=powershell)
-        write_snapshot(snapshot, target)
-        return HostSources(
-            "live",
-            (str(target),),
-            f"Live Windows host {host}; its snapshot is saved as {target} for later runs.",
-        )
-
-    @cached_property
+    @property
     def systems(self) -> list[SystemResult]:
-        """Every system of the run, evaluated once per process (deterministic)."""
-        results = [error_result(host, source, reason) for host, source, reason in self.sources.errors]
-        files = self.sources.files
-        step = max(1, len(files) // 10)
-        for start in range(0, len(files), step):
-            results.extend(evaluate_host_files(self.matrix, self.profile, files[start : start + step]))
-            if len(files) >= PROGRESS_FROM and not self.is_worker:
-                progress(self.config, f"eflowgpu: evaluated {len(results)}/{len(files)} host snapshots")
-        records = [read_vm_file(self.matrix, path) for path in self.vm_sources.files]
-        return self.waivers.apply(attach_vms(self.matrix, results, records, self.expect_passthrough))
+        """Every system of the run, host and VM joined (fixed once collection is over)."""
+        if self._systems is None:
+            self._systems = self.waivers.apply(
+                attach_vms(self.matrix, self.host_systems(), self.vm_records(), self.expect_passthrough)
+            )
+        return self._systems
 
-    @cached_property
-    def cases(self) -> dict[str, HostCase]:
-        """The host suite's cases by key."""
-        return {case.key: case for _, case in host_cases(self.systems)}
+    def provisional_vms(self) -> list[SystemResult]:
+        """The VMs joined to the hosts known so far (for the in-VM suite's test ids at collection)."""
+        hosts = self._host_systems if self._host_systems is not None else []
+        return attach_vms(self.matrix, hosts, self.vm_records(needed=True), self.expect_passthrough)
+
+    def adopt_worker_sources(self, data: dict[str, Any]) -> None:
+        """On the controller: the sources a worker used (it collected; the controller does not)."""
+        for side in ("host", "vm"):
+            if side in data and (side not in self._sources or self._sources[side].mode == "none"):
+                self._sources[side] = Sources.from_json(data[side])
+        self._host_systems = self._vm_records = self._systems = None
+        self._final_vm_cases = None
+
+    def worker_output(self) -> dict[str, Any]:
+        """What a worker tells the controller: the sources it chose."""
+        return {side: sources.to_json() for side, sources in self._sources.items()}
+
+    # --- results coming back from tests -------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Collect benchmark figures from test reports (xdist workers' reports arrive here too)."""
+        """Benchmark figures and site-check outcomes (xdist workers' reports arrive here too)."""
         for name, value in report.user_properties:
             if name == BENCH_PROPERTY and isinstance(value, str):
                 entry = json.loads(value)
-                self.benchmarks[str(entry.get("id"))] = entry
+                self.benchmarks[src.bench_key(entry)] = entry
+            elif name == SITE_PROPERTY and isinstance(value, str) and report.when == "teardown":
+                self.site_outcomes.append(SiteOutcome.from_json(value))
 
     def live_record(self) -> VmRecord | None:
         """The record of the machine the suite runs on (the live VM), if this run examined it."""
-        if self.vm_sources.mode != "live":
+        vm = self._sources.get("vm")
+        if vm is None or vm.mode != "live":
             return None
-        wanted = set(self.vm_sources.files)
-        for system in self.systems:
-            vm = system.vm
-            record = vm.record if isinstance(vm, VmJudgement) else vm
-            if record is not None and record.source in wanted:
+        wanted = set(vm.files)
+        for record in self.vm_records():
+            if record.source in wanted:
                 return record
         return None
+
+    def vm_files(self) -> set[str]:
+        """The sources of the run's VM records."""
+        return {record.source for record in self.vm_records()}
+
+    def live_gpu_count(self) -> int:
+        """How many GPUs the live VM (this machine) has; 0 without one or without a live VM."""
+        record = self.live_record()
+        return len(record.seen.gpus) if record is not None and record.seen is not None else 0
+
+    def final_vm_case(self, case: VmCase) -> VmCase:
+        """A VM case as the run's final join judges it (hosts may have joined after collection)."""
+        if self._final_vm_cases is None:
+            snapshots, criteria = vm_cases(self.systems, self.vm_files())
+            self._final_vm_cases = {c.key: c for _, c in (*snapshots, *criteria)}
+        return self._final_vm_cases.get(case.key, case)
 
     def bench_subject(self) -> tuple[str | None, str | None, str | None]:
         """The system (host) label, GPU name and PCI id the benchmarks measure (Allure groups by them,
@@ -314,29 +273,30 @@ class PackSession:
         label = owners[0] if owners else record.label if record is not None else None
         return label, gpu.label if gpu else None, gpu.gpu.pci_id if gpu else None
 
-    def live_gpu(self) -> GpuContext:
-        """The live VM's GPU product and passthrough type, to judge benchmark figures against."""
+    def live_gpus(self) -> list[GpuContext]:
+        """The live VM's GPUs (product and passthrough type), to judge benchmark figures against."""
         record = self.live_record()
         seen = record.seen if record is not None else None
-        if seen is None:
-            return GpuContext(None, "none")
-        model = seen.gpus[0].identity.model if seen.gpus else None
-        return GpuContext(model, seen.passthrough)
+        if seen is None or not seen.gpus:
+            return [GpuContext(None, seen.passthrough if seen else "none")]
+        return [GpuContext(g.identity.model, seen.passthrough) for g in seen.gpus]
+
+    # --- reports ------------------------------------------------------------------------------------
+
+    def final_systems(self) -> list[SystemResult]:
+        """The systems as reported: joined, with the site checks' criteria added."""
+        return with_site_criteria(self.systems, self.site_outcomes)
 
     def write_reports(self) -> None:
         """Write the run's reports (on the controller or in a serial run; never on a worker)."""
-        if self.is_worker:
+        if self.is_worker or self.deferred:
             return
-        run: dict[str, Any] = {
-            "mode": self.sources.mode,
-            "note": self.sources.note,
-            "vm_mode": self.vm_sources.mode,
-            "vm_note": self.vm_sources.note,
-        }
+        host, vm = self.sources("host"), self.sources("vm")
+        run: dict[str, Any] = {"mode": host.mode, "note": host.note, "vm_mode": vm.mode, "vm_note": vm.note}
         if self.coverage is not None:
             run["coverage"] = self.coverage
-        report = build_report(self.matrix, self.profile, self.systems, run=run)
-        report.update(self.waivers.report_section())  # issue 13: the additive `waivers` section
+        report = build_report(self.matrix, self.profile, self.final_systems(), run=run)
+        report.update(self.waivers.report_section())  # the additive `waivers` section
         self._attach_benchmarks(report)
         self.gate_failures = take_from_pytest_benchmark(
             getattr(self.config, "_benchmarksession", None), report
@@ -354,9 +314,9 @@ class PackSession:
         environment = base_environment() | {
             "profile": self.profile.key,
             "matrix.sha256": self.matrix.sha256,
-            "run.mode": self.sources.mode,
-            "vm.mode": self.vm_sources.mode,
-            "level": str(self.config.getoption("level")),
+            "run.mode": self.sources("host").mode,
+            "vm.mode": self.sources("vm").mode,
+            "level": self.level,
         }
         if self.coverage is not None:
             environment["coverage"] = self.coverage["note"]
@@ -364,17 +324,24 @@ class PackSession:
         write_allure_meta(Path(folder), environment=environment)
 
     def _attach_benchmarks(self, report: dict[str, Any]) -> None:
-        """Put the measured figures into the live VM's ``vm.benchmarks`` (in the registry's order)."""
+        """Put the measured figures into the live VM's ``vm.benchmarks`` (registry, then GPU order)."""
         record = self.live_record()
         if not self.benchmarks or record is None:
             return
         order = {info.id: i for i, info in enumerate(BENCHMARKS)}
-        entries = sorted(self.benchmarks.values(), key=lambda e: order.get(str(e.get("id")), len(order)))
+        entries = sorted(
+            self.benchmarks.values(),
+            key=lambda e: (order.get(str(e.get("id")), len(order)), str(e.get("device"))),
+        )
         for system in report["systems"]:
             vm = system.get("vm")
             if isinstance(vm, dict) and vm.get("source") == record.source:
                 vm["benchmarks"] = entries
                 vm["speedups"] = speedups(entries)
+
+    def say(self, line: str) -> None:
+        """Tell the user what a long step is doing (on the terminal, outside output capture)."""
+        progress(self.config, line)
 
 
 def _record_of(system: SystemResult) -> VmRecord | None:
@@ -383,8 +350,11 @@ def _record_of(system: SystemResult) -> VmRecord | None:
 
 
 def speedups(entries: list[dict[str, Any]]) -> dict[str, float]:
-    """GPU figure / CPU figure for the benchmarks measured on both (``gemm_fp32``, ``resnet50_fp32``)."""
-    values = {str(e["id"]): e.get("value") for e in entries}
+    """GPU figure / CPU figure for the benchmarks measured on both (``gemm_fp32``, ``resnet50_fp32``),
+    with the first GPU's figure."""
+    values: dict[str, Any] = {}
+    for entry in entries:
+        values.setdefault(str(entry["id"]), entry.get("value"))
     result = {}
     for gpu_id in ("gemm_fp32", "resnet50_fp32"):
         gpu, cpu = values.get(gpu_id), values.get(f"cpu_{gpu_id}")
@@ -395,51 +365,27 @@ def speedups(entries: list[dict[str, Any]]) -> dict[str, float]:
 
 PROGRESS_FROM = 200
 """Labs of this many snapshots or more report their evaluation's progress."""
-TRANSPORT_TIMEOUT_S = 3600.0
-"""How long the in-VM suite may take through a transport (benchmarks at ``long`` included)."""
-
-
-def remote_benchmarks(report: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """The benchmark figures of an in-VM run's report (its live VM's ``vm.benchmarks``), by id."""
-    entries: dict[str, dict[str, Any]] = {}
-    for system in (report or {}).get("systems") or []:
-        vm = system.get("vm") if isinstance(system, dict) else None
-        for entry in (vm or {}).get("benchmarks") or [] if isinstance(vm, dict) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                entries[entry["id"]] = entry
-    return entries
 
 
 def progress(config: pytest.Config, line: str) -> None:
     """Tell the user what a long step is doing (on the terminal, outside output capture)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # collection output is captured otherwise
+            reporter.write_line(line)
+    elif reporter is not None:
         reporter.write_line(line)
-    else:  # before the terminal reporter is set up (while configuring)
+    else:  # before the terminal reporter is set up
         print(line, file=sys.stderr, flush=True)
 
 
 SESSION_KEY = pytest.StashKey[PackSession]()
 
 
-def selected_suites(config: pytest.Config) -> frozenset[str]:
-    """Which of the pack's suites (``host``, ``vm``) this run collects, from its path arguments.
+def pack_of(config: pytest.Config) -> PackSession | None:
+    """The run's pack session, or None when the pack is not active in this run."""
+    return config.stash.get(SESSION_KEY, None)
 
-    The live host and the live VM are examined only for a suite that runs: ``pytest suites/host``
-    inside a Linux VM must not examine that VM, and ``pytest suites/vm`` must not judge the sample lab.
-    """
-    kinds: set[str] = set()
-    for arg in config.args:
-        path = Path(arg.split("::", 1)[0])
-        if not path.is_absolute():
-            path = config.invocation_params.dir / path
-        files = [path] if path.is_file() else sorted(path.rglob("test_*.py")) if path.is_dir() else []
-        for file in files[:500]:
-            try:
-                text = file.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            kinds.update(kind for kind in ("host", "vm") if f"{kind}_suite(" in text)
-            if "bench_run" in text:  # the in-VM benchmarks measure this machine
-                kinds.add("vm")
-    return frozenset(kinds)
+
+__all__ = ["SESSION_KEY", "WORKER_OUTPUT", "PackSession", "pack_of", "progress"]

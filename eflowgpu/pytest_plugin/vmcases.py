@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from eflowgpu.criteria import Criterion
 from eflowgpu.evaluate import SystemResult
-from eflowgpu.pytest_plugin.cases import SnapshotUnusable, check_criterion, slug
+from eflowgpu.pytest_plugin.cases import SnapshotUnusable, check_criterion, passthrough_markers, slug
 from eflowgpu.vm.evaluate import VmJudgement, VmRecord
 
 
@@ -24,10 +25,24 @@ class VmCase:
         what = self.criterion.id if self.criterion else "snapshot"
         return f"{self.system.host} / {self.record.label} / {what}"
 
+    def ready(self) -> None:
+        """Set-up: an unreadable VM snapshot raises :class:`SnapshotUnusable` (JUnit error, Allure broken)."""
+        if self.record.error is not None:
+            raise SnapshotUnusable(f"{self.record.source}: {self.record.error}")
+
+    def marker_names(self) -> tuple[str, ...]:
+        """The selection markers of the test: passthrough seen in the VM, required or recommended."""
+        if self.criterion is None:
+            return ()
+        seen = self.record.seen
+        kind = "required" if self.criterion.required else "recommended"
+        return (*passthrough_markers(seen.passthrough if seen else None), kind)
+
     def check(self) -> None:
         """Pass, fail, warn or skip exactly as the library judged the criterion."""
+        self.ready()
         if self.criterion is None:
-            raise SnapshotUnusable(f"{self.record.source}: {self.record.error}")
+            return  # the VM snapshot was read
         check_criterion(f"{self.record.label} / {self.criterion.id}", self.criterion)
 
     def properties(self) -> list[tuple[str, str]]:
@@ -65,12 +80,19 @@ class VmCase:
         ]
 
 
-def vm_cases(systems: list[SystemResult]) -> list[tuple[str, VmCase]]:
-    """Every case of the in-VM suite with its id: each system's VM criteria, or its snapshot error."""
-    cases: list[tuple[str, VmCase]] = []
+def vm_cases(
+    systems: Sequence[SystemResult], vm_sources: Collection[str] = ()
+) -> tuple[list[tuple[str, VmCase]], list[tuple[str, VmCase]]]:
+    """The in-VM suite's cases with their ids: one per VM snapshot that could not be read (an error),
+    and one per ``vm.*`` criterion of each VM that could be judged. ``vm_sources``: the run's VM
+    snapshot files (an unreadable one without a host is a system of its own, with no ``vm``)."""
+    snapshots: list[tuple[str, VmCase]] = []
+    criteria: list[tuple[str, VmCase]] = []
     seen_ids: set[str] = set()
     for index, system in enumerate(systems):
-        vm = system.vm
+        vm: VmJudgement | VmRecord | None = system.vm
+        if vm is None and system.status == "error" and system.source in vm_sources:
+            vm = VmRecord(system.source, system.host, None, error=system.error)
         if vm is None:
             continue
         record = vm.record if isinstance(vm, VmJudgement) else vm
@@ -78,9 +100,10 @@ def vm_cases(systems: list[SystemResult]) -> list[tuple[str, VmCase]]:
         if base in seen_ids:
             base = f"{base}~{index}"
         seen_ids.add(base)
-        if not isinstance(vm, VmJudgement):
-            cases.append((f"{base}-snapshot", VmCase(f"{index}", system, record, None)))
-            continue
-        for crit in vm.criteria:
-            cases.append((f"{base}-{crit.id}", VmCase(f"{index}/{crit.id}", system, record, crit)))
-    return cases
+        if record.error is not None:
+            snapshots.append((base, VmCase(record.source, system, record, None)))
+        if isinstance(vm, VmJudgement):
+            for crit in vm.criteria:
+                key = f"{record.source}#{crit.id}"
+                criteria.append((f"{base}-{crit.id}", VmCase(key, system, record, crit)))
+    return snapshots, criteria

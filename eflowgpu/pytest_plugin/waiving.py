@@ -6,6 +6,7 @@ its section to ``compat-report.json`` and prints its summary line at the end of 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -39,10 +40,20 @@ class RunWaivers:
             raise pytest.UsageError(f"--waivers: {exc}") from exc
 
     def apply(self, systems: Sequence[SystemResult]) -> list[SystemResult]:
-        """The systems with the covered failures waived (unchanged without ``--waivers``)."""
+        """The systems with the covered failures waived (unchanged without ``--waivers``).
+
+        Called for the host side's systems (the host suite's cases) and again for the joined systems
+        (the VM's criteria): what each call waived adds up to the run's one outcome.
+        """
         if self.waivers is None:
             return list(systems)
-        result, self.outcome = apply_waivers(systems, self.waivers, self.today)
+        result, outcome = apply_waivers(systems, self.waivers, self.today)
+        if self.outcome is not None:  # the host side first, then the joined systems: one outcome
+            applied = tuple(dict.fromkeys(self.outcome.applied + outcome.applied))
+            used = {a.waiver for a in applied}
+            unmatched = tuple(w for w in outcome.unmatched if w.id not in used)
+            outcome = dataclasses.replace(outcome, applied=applied, unmatched=unmatched)
+        self.outcome = outcome
         return result
 
     def report_section(self) -> dict[str, Any]:

@@ -1,37 +1,100 @@
-"""The terminal summary of a run: verdict counts, then what failed and what to do, one line each."""
+"""The terminal summary of a run, read from the run's report: system verdicts first, then every
+failure (host criteria, in-VM criteria, benchmarks) with its detail and what to do, one line each.
+
+Built from the ``compat-report.json`` document itself, so the terminal says what the report says.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping
+from typing import Any
 
-from eflowgpu.criteria import Status, Verdict
-from eflowgpu.evaluate import SystemResult
+from eflowgpu.criteria import Criterion, Status
 
-_SHOWN = (Verdict.NOT_ELIGIBLE, Verdict.INCOMPLETE)
+_PASSING = ("eligible", "eligible-with-warnings")
 
 
-def summary_lines(systems: Sequence[SystemResult], profile: str, *, limit: int = 200) -> list[str]:
-    """Lines for the terminal: the counts, each system in error, each failed or unknown required
-    criterion of a GPU that is not eligible (with its remedy). At most ``limit`` detail lines."""
-    verdicts = Counter(gpu.verdict.value for system in systems for gpu in system.gpus)
-    errors = [s for s in systems if s.status == "error"]
-    counts = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())) or "no GPU"
+def summary_lines(report: Mapping[str, Any], *, strict: bool = False, limit: int = 200) -> list[str]:
+    """Lines for the terminal: the verdict counts (systems, then GPUs); then each system in error,
+    each blocking host criterion of a GPU that is not eligible, each failed or unknown in-VM
+    criterion and each failed benchmark, with detail and remedy; last what ``--strict`` decided.
+    At most ``limit`` detail lines."""
+    systems = [s for s in report.get("systems") or [] if isinstance(s, Mapping)]
+    profile = (report.get("matrix") or {}).get("profile")
+    system_counts = Counter(str(s.get("verdict")) for s in systems)
+    gpu_counts = Counter(str(g.get("verdict")) for s in systems for g in s.get("gpus") or [])
     lines = [
-        f"profile {profile}: {len(systems)} system(s), {sum(verdicts.values())} GPU(s): {counts}"
-        + (f"; {len(errors)} system(s) in error" if errors else "")
+        f"profile {profile}: {len(systems)} system(s): {_counts(system_counts) or 'none'}; "
+        f"{sum(gpu_counts.values())} GPU(s): {_counts(gpu_counts) or 'none'}"
     ]
-    details = [f"ERROR {s.host}: {s.error}" for s in errors]
+    details: list[str] = []
     for system in systems:
-        for gpu in system.gpus:
-            if gpu.verdict not in _SHOWN:
-                continue
-            for crit in gpu.criteria:
-                if crit.required and crit.status in (Status.FAIL, Status.UNKNOWN):
-                    details.append(
-                        f"{gpu.verdict.value.upper()} {system.host} / {gpu.name} / {crit.id} "
-                        f"{crit.status.value}: {crit.message()}"
-                    )
+        details += _system_lines(system)
     if len(details) > limit:
         details = [*details[:limit], f"... and {len(details) - limit} more: see report.md or report.html"]
-    return lines + details
+    lines += details
+    if strict:
+        rejected = sum(n for verdict, n in system_counts.items() if verdict not in _PASSING)
+        lines.append(
+            f"--strict: {rejected} system(s) not eligible: the run fails"
+            if rejected
+            else "--strict: every system is eligible"
+        )
+    return lines
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{n} {v}" for v, n in sorted(counter.items()))
+
+
+def _system_lines(system: Mapping[str, Any]) -> list[str]:
+    host = system.get("host")
+    verdict = str(system.get("verdict"))
+    if system.get("status") == "error":
+        return [f"ERROR {host}: {system.get('error')}"]
+    lines = []
+    if verdict not in _PASSING:
+        lines.append(f"SYSTEM {verdict.upper()} {host}")
+    for gpu in system.get("gpus") or []:
+        if gpu.get("verdict") in _PASSING or gpu.get("verdict") == "unsupported":
+            continue
+        for crit in gpu.get("criteria") or []:
+            if crit.get("required") and crit.get("status") in ("fail", "unknown"):
+                lines.append(
+                    f"{str(gpu.get('verdict')).upper()} {host} / {gpu.get('name')} / {crit.get('id')} "
+                    f"{crit.get('status')}: {_message(crit)}"
+                )
+    vm = system.get("vm")
+    if isinstance(vm, Mapping):
+        lines += _vm_lines(str(host), vm)
+    return lines
+
+
+def _vm_lines(host: str, vm: Mapping[str, Any]) -> list[str]:
+    where = f"{host} / VM {vm.get('vm')}"
+    if vm.get("status") == "error":
+        return [f"VM ERROR {where}: {vm.get('error')}"]
+    lines = []
+    for crit in vm.get("criteria") or []:
+        status = crit.get("status")
+        if status == "fail" or (status == "unknown" and crit.get("required")):
+            lines.append(f"VM {where} / {crit.get('id')} {status}: {_message(crit)}")
+    for bench in vm.get("benchmarks") or []:
+        if bench.get("status") == "fail":
+            device = f" ({bench.get('device')})" if bench.get("device") else ""
+            lines.append(f"BENCHMARK {where} / {bench.get('id')}{device} fail: {bench.get('detail')}")
+    return lines
+
+
+def _message(crit: Mapping[str, Any]) -> str:
+    """The criterion's detail with its remedy, as the test's message says it."""
+    try:
+        status = Status(str(crit.get("status")))
+    except ValueError:
+        status = Status.UNKNOWN
+    remedy = crit.get("remedy")
+    return Criterion(
+        str(crit.get("id")), status, bool(crit.get("required")), str(crit.get("detail") or ""),
+        str(remedy) if remedy else None,
+    ).message()  # fmt: skip

@@ -285,7 +285,7 @@ def _passthrough_section(notes: Mapping[str, str], out: list[str]) -> None:
 # --- one system -----------------------------------------------------------------------------------
 
 
-def _gpu_block(gpu: Mapping[str, Any], notes: Mapping[str, str]) -> str:
+def _gpu_block(gpu: Mapping[str, Any], notes: Mapping[str, str], system_verdict: str) -> str:
     verdict = gpu.get("verdict")
     model = gpu.get("model")
     ids = [f"PCI {_e(gpu['pci_id'])}" if gpu.get("pci_id") else ""]
@@ -300,7 +300,8 @@ def _gpu_block(gpu: Mapping[str, Any], notes: Mapping[str, str]) -> str:
     hint = gpu.get("deploy_hint")
     deploy = ""
     if hint:
-        prefix = "" if verdict in ELIGIBLE_VERDICTS else _NOT_YET
+        ready = verdict in ELIGIBLE_VERDICTS and system_verdict in ELIGIBLE_VERDICTS
+        prefix = "" if ready else _NOT_YET  # also when the system's VM check failed
         deploy = f'<div class="deploy">{prefix}<code class="deploy">{_e(hint)}</code></div>'
     criteria = as_mappings(gpu.get("criteria"))
     return (
@@ -532,7 +533,7 @@ def _system(index: int, verdict: str, system: Mapping[str, Any], notes: Mapping[
             '<p class="error-text">'
             f"{_text(system.get('error'), 'the snapshot could not be evaluated (no reason given)')}</p>"
         )
-    body.extend(_gpu_block(gpu, notes) for gpu in as_mappings(system.get("gpus")))
+    body.extend(_gpu_block(gpu, notes, verdict) for gpu in as_mappings(system.get("gpus")))
     vm = system.get("vm")
     if isinstance(vm, Mapping):
         body.append(_vm_block(vm))

@@ -290,7 +290,7 @@ def _warnings(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> N
 def _deploy(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> None:
     """Every GPU's Deploy-Eflow command, one list item each (escaped: it renders as the command)."""
     body: list[str] = []
-    for _, system in ordered:
+    for system_verdict, system in ordered:
         if system.get("status") == "error":
             continue
         host = _text(system.get("host"), "(no host label)")
@@ -299,7 +299,8 @@ def _deploy(ordered: list[tuple[str, Mapping[str, Any]]], out: list[str]) -> Non
             if not hint:
                 continue
             label = verdict_label(gpu.get("verdict"))
-            when = "" if gpu.get("verdict") in ELIGIBLE_VERDICTS else ", once every required criterion passes"
+            ready = gpu.get("verdict") in ELIGIBLE_VERDICTS and system_verdict in ELIGIBLE_VERDICTS
+            when = "" if ready else ", once every required criterion passes"  # the VM's too
             body.append(
                 f"- **{host}** / {_text(gpu.get('name'), '(unnamed GPU)')} "
                 f"({escape_markdown(label.badge)}{when}): {escape_markdown(hint)}"
