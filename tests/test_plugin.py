@@ -1027,9 +1027,10 @@ def test_a_vm_failing_vm_driver_makes_its_system_not_eligible(pytester: pytest.P
     assert {c["id"]: c["status"] for c in system["vm"]["criteria"]}["vm.driver"] == "fail"
     assert system["verdict"] == "not-eligible"
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert 'data-verdict="not-eligible">System:' in page
+    assert 'class="sys v-not-eligible" data-verdict="not-eligible"' in page  # the system line
     assert "once every required criterion passes:" in page  # the Deploy-Eflow command is not shown as ready
-    assert "| LAB-T4-SRV2022 | **NOT ELIGIBLE** |" in (out / "report.md").read_text(encoding="utf-8")
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "| **NOT ELIGIBLE** | LAB-T4-SRV2022 | NVIDIA Tesla T4 |" in markdown
     output = "\n".join(result.outlines)
     assert "SYSTEM NOT-ELIGIBLE LAB-T4-SRV2022" in output
     assert "vm.driver fail: the VM's driver 418.40.04" in output

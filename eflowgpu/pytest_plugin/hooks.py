@@ -210,8 +210,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.own_markers.extend(label(value, label_type=kind).mark for kind, value in item.case.allure_labels())
     for name, value in item.case.parameters():
         allure.dynamic.parameter(name, value)
+
+
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """A warning's text as the Allure result's description, with a ``warning`` tag (after Allure's
+    set-up, which takes the suite function's docstring as the description)."""
+    if not isinstance(item, CaseItem) or not allure_on(item.config):
+        return
     if (warned := allure_warning(repr(item.case), getattr(item.case, "criterion", None))) is not None:
         allure.dynamic.description(warned[0])
+        label = item.config.stash[SESSION_KEY].allure_label
         item.own_markers.extend(label(value, label_type=kind).mark for kind, value in warned[1])
 
 
