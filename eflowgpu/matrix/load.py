@@ -345,7 +345,7 @@ def _mitigation(root: _Node) -> MitigationDrivers:
 def _cuda(node: _Node, key: str) -> tuple[int, int]:
     text = str(node.get(key, (str, float)))
     major, _, minor = text.partition(".")
-    if not major.isdigit() or not minor.isdigit():
+    if not (major.isascii() and major.isdigit() and minor.isascii() and minor.isdigit()):
         raise node.error(key, f"expected a CUDA version like '12.0', got {text!r}")
     return int(major), int(minor)
 
