@@ -57,8 +57,8 @@ def contained(
     """``work()``, or ``failed(reason)`` with a one-line reason when it raises.
 
     ``step`` names what was being done (``evaluating this host snapshot``) for the internal-error
-    line, ``evidence`` what to send with a report of it; ``source`` names the input in the log. Only :class:`Exception` is contained:
-    KeyboardInterrupt and SystemExit stop the run as the user asked.
+    line, ``evidence`` what to send with a report of it; ``source`` names the input in the log.
+    Only :class:`Exception` is contained: KeyboardInterrupt and SystemExit stop the run as asked.
     """
     try:
         return work()

@@ -11,6 +11,7 @@ import pytest
 from eflowgpu.criteria import Criterion, Status, Verdict
 from eflowgpu.evaluate import SystemResult
 from eflowgpu.rules import GpuResult
+from eflowgpu.textsafe import neutral
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -49,7 +50,7 @@ class HostCase:
                 ("criterion", self.criterion.id),
                 ("status", self.criterion.status.value),
             ]
-        return props
+        return [(name, neutral(value)) for name, value in props]
 
     def parameters(self) -> list[tuple[str, str]]:
         """Allure parameters: system, GPU, passthrough, criterion."""
@@ -80,24 +81,28 @@ class HostCase:
     def check(self) -> None:
         """Pass, fail, warn or skip exactly as the library judged the criterion."""
         if self.system.status == "error":
-            raise SnapshotUnusable(f"{self.system.source}: {self.system.error}")
+            raise SnapshotUnusable(neutral(f"{self.system.source}: {self.system.error}"))
         if self.gpu is None or self.criterion is None:
-            pytest.skip(f"{self.system.host}: no GPU found on this host")
+            pytest.skip(neutral(f"{self.system.host}: no GPU found on this host"))
         crit = self.criterion
         where = f"{self.system.host} / {self.gpu.name} / {crit.id}"
         if self.gpu.verdict is Verdict.UNSUPPORTED:
-            pytest.skip(f"{where}: unsupported GPU: {crit.message()}")
+            pytest.skip(neutral(f"{where}: unsupported GPU: {crit.message()}"))
         check_criterion(where, crit)
 
 
 def check_criterion(where: str, crit: Criterion) -> None:
-    """Fail, warn or skip as ``crit`` says (the same for host and VM criteria)."""
+    """Fail, warn or skip as ``crit`` says (the same for host and VM criteria).
+
+    The messages hold snapshot text: they are printed neutralised (no control characters, no CI
+    workflow commands), see :func:`~eflowgpu.textsafe.neutral`.
+    """
     if crit.status is Status.FAIL:
-        pytest.fail(f"{where}: {crit.message()}", pytrace=False)
+        pytest.fail(neutral(f"{where}: {crit.message()}"), pytrace=False)
     if crit.status in (Status.UNKNOWN, Status.SKIP):
-        pytest.skip(f"{where} {crit.status.value}: {crit.message()}")
+        pytest.skip(neutral(f"{where} {crit.status.value}: {crit.message()}"))
     if crit.status is Status.WARN:
-        warnings.warn(EligibilityWarning(f"{where}: {crit.message()}"), stacklevel=2)
+        warnings.warn(EligibilityWarning(neutral(f"{where}: {crit.message()}")), stacklevel=2)
 
 
 def slug(text: str, limit: int = 48) -> str:

@@ -11,6 +11,7 @@ import pytest
 from eflowgpu.bench.workloads import BENCHMARKS
 from eflowgpu.pytest_plugin.benchcases import BenchCase, check_remote, isolated_runner, run_case
 from eflowgpu.pytest_plugin.cases import host_cases
+from eflowgpu.pytest_plugin.guard import guard_run
 from eflowgpu.pytest_plugin.items import CaseItem, Suite
 from eflowgpu.pytest_plugin.options import add_options
 from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_KEY, PackSession, progress
@@ -34,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "eflowgpu_host: a host eligibility criterion test")
     if config.option.help:
         return
+    guard_run(config)  # issue 8: report folder check, SIGTERM writes the reports
     session = PackSession(config)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "eflowgpu-session")  # collects benchmark figures

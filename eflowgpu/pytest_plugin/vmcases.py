@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from eflowgpu.criteria import Criterion
 from eflowgpu.evaluate import SystemResult
 from eflowgpu.pytest_plugin.cases import SnapshotUnusable, check_criterion, slug
+from eflowgpu.textsafe import neutral
 from eflowgpu.vm.evaluate import VmJudgement, VmRecord
 
 
@@ -27,7 +28,7 @@ class VmCase:
     def check(self) -> None:
         """Pass, fail, warn or skip exactly as the library judged the criterion."""
         if self.criterion is None:
-            raise SnapshotUnusable(f"{self.record.source}: {self.record.error}")
+            raise SnapshotUnusable(neutral(f"{self.record.source}: {self.record.error}"))
         check_criterion(f"{self.record.label} / {self.criterion.id}", self.criterion)
 
     def properties(self) -> list[tuple[str, str]]:
@@ -35,7 +36,7 @@ class VmCase:
         props = [("system", self.system.host), ("vm", self.record.label), ("source", self.record.source)]
         if self.criterion is not None:
             props += [("criterion", self.criterion.id), ("status", self.criterion.status.value)]
-        return props
+        return [(name, neutral(value)) for name, value in props]
 
     def parameters(self) -> list[tuple[str, str]]:
         """Allure parameters: system, VM, passthrough, criterion."""

@@ -1,4 +1,8 @@
-"""The terminal summary of a run: verdict counts, then what failed and what to do, one line each."""
+"""The terminal summary of a run: verdict counts, then what failed and what to do, one line each.
+
+Text from snapshots is printed through :func:`~eflowgpu.textsafe.neutral`: no control character or
+CI workflow command reaches the terminal or the CI log from a snapshot.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Sequence
 
 from eflowgpu.criteria import Status, Verdict
 from eflowgpu.evaluate import SystemResult
+from eflowgpu.textsafe import neutral
 
 _SHOWN = (Verdict.NOT_ELIGIBLE, Verdict.INCOMPLETE)
 
@@ -21,16 +26,16 @@ def summary_lines(systems: Sequence[SystemResult], profile: str, *, limit: int =
         f"profile {profile}: {len(systems)} system(s), {sum(verdicts.values())} GPU(s): {counts}"
         + (f"; {len(errors)} system(s) in error" if errors else "")
     ]
-    details = [f"ERROR {s.host}: {s.error}" for s in errors]
+    details = [f"ERROR {neutral(s.host, 120)}: {neutral(s.error)}" for s in errors]
     for system in systems:
         for gpu in system.gpus:
             if gpu.verdict not in _SHOWN:
                 continue
             for crit in gpu.criteria:
                 if crit.required and crit.status in (Status.FAIL, Status.UNKNOWN):
+                    where = f"{neutral(system.host, 120)} / {neutral(gpu.name, 120)} / {crit.id}"
                     details.append(
-                        f"{gpu.verdict.value.upper()} {system.host} / {gpu.name} / {crit.id} "
-                        f"{crit.status.value}: {crit.message()}"
+                        f"{gpu.verdict.value.upper()} {where} {crit.status.value}: {neutral(crit.message())}"
                     )
     if len(details) > limit:
         details = [*details[:limit], f"... and {len(details) - limit} more: see report.md or report.html"]
