@@ -45,5 +45,8 @@ def interrupt_on_sigterm(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the reports be written
         raise Terminated(f"interrupted by {signal.Signals(signum).name}")
 
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
     signal.signal(signal.SIGTERM, terminate)
-    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+    config.add_cleanup(restore)
