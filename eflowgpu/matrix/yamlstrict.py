@@ -102,12 +102,14 @@ def _deepest_line(text: str) -> int:
     """The line where the nesting (indentation and open brackets) is deepest: where to look."""
     depth, best, best_line = 0, -1, 1
     for number, line in enumerate(text.splitlines(), 1):
-        indent = len(line) - len(line.lstrip(" "))
+        indent = (len(line) - len(line.lstrip(" "))) // 2
+        deepest = depth
         for ch in line:
             if ch in "[{":
                 depth += 1
+                deepest = max(deepest, depth)
             elif ch in "]}":
                 depth = max(0, depth - 1)
-        if depth + indent // 2 > best:
-            best, best_line = depth + indent // 2, number
+        if deepest + indent > best:
+            best, best_line = deepest + indent, number
     return best_line

@@ -90,6 +90,7 @@ def observe_snapshot(matrix: Matrix, snapshot: Snapshot) -> VmRecord:
     facts = vm_facts(snapshot)
     check_count("PCI functions", len(facts.pci_functions or ()), MAX_PCI_FUNCTIONS)
     check_count("GPUs", len(facts.gpus or ()), MAX_GPUS)
+    check_count("NVIDIA GPU functions", len(facts.nvidia_functions), MAX_GPUS)
     seen = observe(matrix, facts)
     host = facts.host
     if host is None and facts.vm.upper().endswith(EFLOW_SUFFIX):
