@@ -52,26 +52,31 @@ class SystemResult:
 
 
 def evaluate_host_file(matrix: Matrix, profile: Profile, path: Path | str) -> SystemResult:
-    """Read the host snapshot at ``path`` and judge it; any problem becomes an ``error`` system."""
+    """Read the host snapshot at ``path`` and judge it; any problem becomes an ``error`` system.
+
+    An unreadable file's system is labelled by its file name; a readable one by its ``host``.
+    """
     source = str(path)
-    return contained(
-        "evaluating this host snapshot",
-        lambda: judge_snapshot(matrix, profile, read_snapshot(path, HOST_FORMAT)),
+    read: Snapshot | SystemResult = contained(
+        "reading this host snapshot",
+        lambda: read_snapshot(path, HOST_FORMAT),
         lambda reason: error_result(label_from_path(path), source, reason),
         source=source,
     )
+    return read if isinstance(read, SystemResult) else evaluate_host_snapshot(matrix, profile, read)
 
 
 def evaluate_host_data(
     matrix: Matrix, profile: Profile, data: Mapping[str, Any], source: str
 ) -> SystemResult:
     """Judge a host snapshot already in memory (the live collector's output)."""
-    return contained(
-        "evaluating this host snapshot",
-        lambda: judge_snapshot(matrix, profile, snapshot_from_data(dict(data), HOST_FORMAT, source=source)),
+    read: Snapshot | SystemResult = contained(
+        "reading this host snapshot",
+        lambda: snapshot_from_data(dict(data), HOST_FORMAT, source=source),
         lambda reason: error_result(label_from_path(source), source, reason),
         source=source,
     )
+    return read if isinstance(read, SystemResult) else evaluate_host_snapshot(matrix, profile, read)
 
 
 def evaluate_host_snapshot(matrix: Matrix, profile: Profile, snapshot: Snapshot) -> SystemResult:

@@ -36,8 +36,10 @@ class HostCase:
     def __repr__(self) -> str:
         """How pytest and Allure show the parameter: system / GPU / criterion."""
         if self.gpu is None or self.criterion is None:
-            return f"{self.system.host} / {'snapshot' if self.system.status == 'error' else 'no GPU'}"
-        return f"{self.system.host} / {self.gpu.name} / {self.criterion.id}"
+            return neutral(
+                f"{self.system.host} / {'snapshot' if self.system.status == 'error' else 'no GPU'}"
+            )
+        return neutral(f"{self.system.host} / {self.gpu.name} / {self.criterion.id}")
 
     def properties(self) -> list[tuple[str, str]]:
         """JUnit properties of the test."""

@@ -17,6 +17,7 @@ from eflowgpu.pytest_plugin.options import add_options
 from eflowgpu.pytest_plugin.session import SESSION_KEY, WORKER_KEY, PackSession, progress
 from eflowgpu.pytest_plugin.vmcases import vm_cases
 from eflowgpu.report.console import summary_lines
+from eflowgpu.textsafe import neutral
 
 try:  # allure-pytest is a dependency, but the plugin must not break without it
     import allure
@@ -148,9 +149,10 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     if not isinstance(item, CaseItem) or not _allure_on(item.config):
         return
     label = item.config.stash[SESSION_KEY].allure_label  # one MarkDecorator: pytest.mark's lookup is slow
-    item.own_markers.extend(label(value, label_type=kind).mark for kind, value in item.case.allure_labels())
+    labels = item.case.allure_labels()
+    item.own_markers.extend(label(neutral(value), label_type=kind).mark for kind, value in labels)
     for name, value in item.case.parameters():
-        allure.dynamic.parameter(name, value)
+        allure.dynamic.parameter(name, neutral(value))  # snapshot text: never crashes Allure's writer
 
 
 @pytest.hookimpl(optionalhook=True)

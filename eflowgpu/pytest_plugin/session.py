@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ class HostSources:
         """A picklable form for pytest-xdist's ``workerinput``."""
         return {
             "mode": self.mode,
-            "files": list(self.files),
+            "files": [os.fsencode(f) for f in self.files],  # bytes: a file name need not be UTF-8
             "note": self.note,
             "errors": [list(e) for e in self.errors],
         }
@@ -59,7 +60,7 @@ class HostSources:
     def from_workerinput(cls, data: dict[str, Any]) -> HostSources:
         """The controller's sources, on a worker."""
         errors = tuple((str(h), str(s), str(r)) for h, s, r in data["errors"])
-        return cls(data["mode"], tuple(data["files"]), data["note"], errors)
+        return cls(data["mode"], tuple(os.fsdecode(f) for f in data["files"]), data["note"], errors)
 
 
 class PackSession:

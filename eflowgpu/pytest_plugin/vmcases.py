@@ -23,7 +23,7 @@ class VmCase:
     def __repr__(self) -> str:
         """How pytest and Allure show the case: system / VM / criterion."""
         what = self.criterion.id if self.criterion else "snapshot"
-        return f"{self.system.host} / {self.record.label} / {what}"
+        return neutral(f"{self.system.host} / {self.record.label} / {what}")
 
     def check(self) -> None:
         """Pass, fail, warn or skip exactly as the library judged the criterion."""

@@ -57,22 +57,24 @@ class VmJudgement:
 def read_vm_file(matrix: Matrix, path: Path | str) -> VmRecord:
     """Read and observe one VM snapshot file; problems become an error record."""
     source = str(path)
-    return contained(
+    read: Snapshot | VmRecord = contained(
         "reading this VM snapshot",
-        lambda: observe_snapshot(matrix, read_snapshot(path, VM_FORMAT)),
+        lambda: read_snapshot(path, VM_FORMAT),
         lambda reason: VmRecord(source, label_from_path(path), None, error=reason),
         source=source,
     )
+    return read if isinstance(read, VmRecord) else read_vm_snapshot(matrix, read)
 
 
 def read_vm_data(matrix: Matrix, data: Mapping[str, Any], source: str) -> VmRecord:
     """Observe a VM snapshot already in memory (the live collector's)."""
-    return contained(
+    read: Snapshot | VmRecord = contained(
         "reading this VM snapshot",
-        lambda: observe_snapshot(matrix, snapshot_from_data(dict(data), VM_FORMAT, source=source)),
+        lambda: snapshot_from_data(dict(data), VM_FORMAT, source=source),
         lambda reason: VmRecord(source, label_from_path(source), None, error=reason),
         source=source,
     )
+    return read if isinstance(read, VmRecord) else read_vm_snapshot(matrix, read)
 
 
 def read_vm_snapshot(matrix: Matrix, snapshot: Snapshot) -> VmRecord:
