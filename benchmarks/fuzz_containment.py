@@ -61,6 +61,8 @@ def main() -> int:
     print(f"  escapes:                    {counts.get('escape', 0)}")
     print(f"  reports not strict JSON:    {counts.get('bad-json', 0)}")
     print(f"  max item time:              {tally.max_seconds:.3f} s ({tally.slowest})")
+    for line in tally.internal[:20]:
+        print(f"  INTERNAL {line}")
     for line in tally.failures[:20]:
         print(f"  FAILED {line}")
     return 1 if tally.failures else 0

@@ -25,6 +25,7 @@ from eflowgpu.textsafe import neutral
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+F = TypeVar("F")
 
 MAX_GPUS = 64
 """GPUs one system (host or VM) may have; real hosts have at most 16."""
@@ -49,11 +50,11 @@ def check_count(what: str, count: int, limit: int) -> None:
 def contained(
     step: str,
     work: Callable[[], T],
-    failed: Callable[[str], T],
+    failed: Callable[[str], F],
     *,
     source: str = "",
     evidence: str = "the snapshot",
-) -> T:
+) -> T | F:
     """``work()``, or ``failed(reason)`` with a one-line reason when it raises.
 
     ``step`` names what was being done (``evaluating this host snapshot``) for the internal-error

@@ -31,7 +31,7 @@ from eflowgpu.matrix import Matrix, Profile
 from eflowgpu.report.files import JSON_NAME, write_reports
 from eflowgpu.report.model import build_report
 from eflowgpu.snapshot import VM_FORMAT, parse_snapshot
-from eflowgpu.vm.evaluate import attach_vms, read_vm_file
+from eflowgpu.vm.evaluate import VmRecord, attach_vms, read_vm_file
 from eflowgpu.vm.facts import vm_facts
 from eflowgpu.vm.serialize import NVML_COMMAND, NVML_PROBE, nvml_probe_stdout
 
@@ -263,6 +263,8 @@ class Tally:
     slowest: str = ""
     failures: list[str] = field(default_factory=list)
     """One line per item that broke the promise (escape, bad JSON, over the time limit)."""
+    internal: list[str] = field(default_factory=list)
+    """One line per contained internal error (a defect kept to its system: worth fixing)."""
 
     def add(self, item: str, outcome: Outcome, seconds: float, limit_s: float, detail: str = "") -> None:
         """Count one item."""
@@ -270,6 +272,8 @@ class Tally:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if seconds > self.max_seconds:
             self.max_seconds, self.slowest = seconds, item
+        if outcome == "internal":
+            self.internal.append(f"{item}: {detail}")
         if outcome in ("escape", "bad-json"):
             self.failures.append(f"{item}: {outcome}: {detail}")
         if seconds > limit_s:
@@ -280,17 +284,14 @@ def _strict_constant(name: str) -> Any:
     raise ValueError(f"not strict JSON: {name}")
 
 
-def _outcome(systems: list[SystemResult]) -> Outcome:
-    errors = [s.error or "" for s in systems if s.status == "error"]
-    vm_errors = [
-        s.vm.error or ""
-        for s in systems
-        if s.vm is not None and not hasattr(s.vm, "criteria") and getattr(s.vm, "error", None)
-    ]
-    texts = errors + vm_errors
-    if any(t.startswith("internal error") for t in texts):
-        return "internal"
-    return "error" if texts else "ok"
+def _outcome(systems: list[SystemResult]) -> tuple[Outcome, str]:
+    """How the item ended, and the first internal error line when there is one."""
+    texts = [s.error or "" for s in systems if s.status == "error"]
+    texts += [s.vm.error for s in systems if isinstance(s.vm, VmRecord) and s.vm.error]
+    internal = [t for t in texts if t.startswith("internal error")]
+    if internal:
+        return "internal", internal[0]
+    return ("error" if texts else "ok"), ""
 
 
 def run_item(
@@ -314,7 +315,7 @@ def run_item(
         return "bad-json", str(exc)[:200]
     except Exception:
         return "escape", traceback.format_exc(limit=-3).replace("\n", " | ")[-600:]
-    return _outcome(systems), ""
+    return _outcome(systems)
 
 
 def _raise_tell(line: str) -> None:

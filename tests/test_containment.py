@@ -450,3 +450,31 @@ def test_copy_is_deep_for_seeds() -> None:  # the fuzz seeds are never modified 
     for n in range(50):
         mutate_snapshot(Random(n), data)
     assert data == before
+
+
+# --- a benchmark whose test process died -----------------------------------------------------------
+
+
+def test_a_benchmark_whose_worker_crashed_is_an_explicit_crashed_entry(matrix: Matrix) -> None:
+    from eflowgpu.pytest_plugin.benchcases import GpuContext
+    from eflowgpu.pytest_plugin.crashed import crashed_benchmark_entry
+
+    nodeid = "suites/vm/test_benchmarks.py::test_benchmark[cpu_gemm_fp32]"
+    message = f"worker 'gw0' crashed while running {nodeid!r}"
+    location = ("suites/vm/test_benchmarks.py", None, "suites/vm/test_benchmarks.py")
+    crashed = pytest.TestReport(nodeid, location, {}, "failed", message, "???")  # as pytest-xdist builds it
+    asked: list[str] = []
+
+    def gpu() -> GpuContext:
+        asked.append("gpu")
+        return GpuContext(None, "none")
+
+    entry = crashed_benchmark_entry(crashed, matrix, gpu, "quick")
+    assert entry is not None
+    assert (entry["id"], entry["status"], entry["value"]) == ("cpu_gemm_fp32", "fail", None)
+    assert entry["detail"] == f"crashed: {message}, no figure"
+    passed = pytest.TestReport(nodeid, location, {}, "passed", None, "call")
+    host = pytest.TestReport("suites/host/t.py::test_host_criterion[x]", location, {}, "failed", "x", "call")
+    assert crashed_benchmark_entry(passed, matrix, gpu, "quick") is None
+    assert crashed_benchmark_entry(host, matrix, gpu, "quick") is None
+    assert asked == ["gpu"]  # the run's systems are looked through only for a crashed benchmark

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_plugin import PYTEST_INI, clean_env, run_pack
 
 from eflowgpu.fuzz import with_nvml_probe
 
 from helpers import PROJECT
-from test_plugin import PYTEST_INI, clean_env, run_pack
 
 HOSTS = PROJECT / "fixtures" / "hosts"
 VMS = PROJECT / "fixtures" / "vms"
@@ -308,3 +308,39 @@ def test_fleet_over_good_and_bad_reports_lists_the_bad_ones(tmp_path: Path, good
     listed = json.dumps(fleet)
     assert "year-one" in listed and "huge-int" in listed and "not-json" in listed
     assert "\\\\x80" in listed  # the surrogate label is kept, readably
+
+
+def test_a_benchmark_worker_killed_becomes_a_crashed_entry(tmp_path: Path) -> None:
+    (tmp_path / "eflowgpu_killer.py").write_text(
+        "import os, signal\n\n"
+        "def pytest_runtest_call(item):\n"
+        "    if os.environ.get('PYTEST_XDIST_WORKER') and 'test_benchmark[' in item.nodeid:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n",
+        encoding="utf-8",
+    )
+    env = clean_env() | {"PYTHONPATH": str(tmp_path)}
+    out = tmp_path / "out"
+    options = ["-p", "eflowgpu_killer", "-n", "1", "-p", "no:cacheprovider", "-k", "cpu_gemm_fp32"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites/vm/test_benchmarks.py",
+            *options,
+            "--report-dir",
+            str(out),
+            "-q",
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "node down" in done.stdout, done.stdout + done.stderr
+    report = _strict((out / "compat-report.json").read_bytes())
+    entries = [b for s in report["systems"] if s["vm"] for b in s["vm"]["benchmarks"]]
+    assert [(b["id"], b["status"], b["value"]) for b in entries] == [("cpu_gemm_fp32", "fail", None)]
+    assert entries[0]["detail"].startswith("crashed: worker 'gw0' crashed while running")

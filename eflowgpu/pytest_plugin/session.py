@@ -27,6 +27,7 @@ from eflowgpu.matrix import Matrix, Profile, load_matrix
 from eflowgpu.pytest_plugin.benchcases import PROPERTY as BENCH_PROPERTY
 from eflowgpu.pytest_plugin.benchcases import GpuContext
 from eflowgpu.pytest_plugin.cases import HostCase, host_cases
+from eflowgpu.pytest_plugin.crashed import crashed_benchmark_entry
 from eflowgpu.report.files import write_reports
 from eflowgpu.report.model import build_report
 from eflowgpu.snapshot import snapshot_files
@@ -286,6 +287,9 @@ class PackSession:
             if name == BENCH_PROPERTY and isinstance(value, str):
                 entry = json.loads(value)
                 self.benchmarks[str(entry.get("id"))] = entry
+        crashed = crashed_benchmark_entry(report, self.matrix, self.live_gpu, self.config.getoption("level"))
+        if crashed is not None:  # issue 8: a killed worker's benchmark is an explicit crashed entry
+            self.benchmarks.setdefault(crashed["id"], crashed)
 
     def live_record(self) -> VmRecord | None:
         """The record of the machine the suite runs on (the live VM), if this run examined it."""
