@@ -1,19 +1,20 @@
 """Evaluating systems end to end: a snapshot in, a :class:`SystemResult` out, errors contained.
 
 One unreadable or malformed snapshot becomes a system with status ``error`` and a one-line reason;
-it never stops the evaluation of the others.
+it never stops the evaluation of the others. Everything done for one host (read, parse, facts,
+limits, judgement, rendering its part of the report) runs inside :func:`eflowgpu.contain.contained`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eflowgpu.errors import SnapshotError
+from eflowgpu.contain import MAX_DEVICES, MAX_GPUS, check_count, contained, one_line
 from eflowgpu.host.facts import HostFacts, host_facts
+from eflowgpu.host.gpus import discover_gpus
 from eflowgpu.matrix import Matrix, Profile
 from eflowgpu.matrix.model import kind_of_installation
 from eflowgpu.rules import GpuResult, judge_host
@@ -21,8 +22,6 @@ from eflowgpu.snapshot import HOST_FORMAT, Snapshot, label_from_path, read_snaps
 
 if TYPE_CHECKING:
     from eflowgpu.vm.evaluate import VmJudgement, VmRecord
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,41 +54,49 @@ class SystemResult:
 
 
 def evaluate_host_file(matrix: Matrix, profile: Profile, path: Path | str) -> SystemResult:
-    """Read the host snapshot at ``path`` and judge it; any problem becomes an ``error`` system."""
+    """Read the host snapshot at ``path`` and judge it; any problem becomes an ``error`` system.
+
+    An unreadable file's system is labelled by its file name; a readable one by its ``host``.
+    """
     source = str(path)
-    try:
-        snapshot = read_snapshot(path, HOST_FORMAT)
-    except SnapshotError as exc:
-        return error_result(label_from_path(path), source, str(exc))
-    return evaluate_host_snapshot(matrix, profile, snapshot)
+    read: Snapshot | SystemResult = contained(
+        "reading this host snapshot",
+        lambda: read_snapshot(path, HOST_FORMAT),
+        lambda reason: error_result(label_from_path(path), source, reason),
+        source=source,
+    )
+    return read if isinstance(read, SystemResult) else evaluate_host_snapshot(matrix, profile, read)
 
 
 def evaluate_host_data(
     matrix: Matrix, profile: Profile, data: Mapping[str, Any], source: str
 ) -> SystemResult:
     """Judge a host snapshot already in memory (the live collector's output)."""
-    try:
-        snapshot = snapshot_from_data(dict(data), HOST_FORMAT, source=source)
-    except SnapshotError as exc:
-        return error_result(label_from_path(source), source, str(exc))
-    return evaluate_host_snapshot(matrix, profile, snapshot)
+    read: Snapshot | SystemResult = contained(
+        "reading this host snapshot",
+        lambda: snapshot_from_data(dict(data), HOST_FORMAT, source=source),
+        lambda reason: error_result(label_from_path(source), source, reason),
+        source=source,
+    )
+    return read if isinstance(read, SystemResult) else evaluate_host_snapshot(matrix, profile, read)
 
 
 def evaluate_host_snapshot(matrix: Matrix, profile: Profile, snapshot: Snapshot) -> SystemResult:
     """Judge a validated snapshot; a failure inside the rules becomes an ``error`` system too."""
-    try:
-        facts = host_facts(snapshot)
-        gpus = tuple(judge_host(matrix, profile, facts))
-    except Exception as exc:  # a bug must not lose the other systems; it is reported, not hidden
-        log.exception("evaluating %s failed", snapshot.source)
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
-        return error_result(
-            snapshot.host,
-            snapshot.source,
-            f"the pack failed while evaluating this snapshot ({type(exc).__name__}: {first}); "
-            "please report it with the snapshot",
-        )
-    return SystemResult(
+    return contained(
+        "evaluating this host snapshot",
+        lambda: judge_snapshot(matrix, profile, snapshot),
+        lambda reason: error_result(snapshot.host, snapshot.source, reason),
+        source=snapshot.source,
+    )
+
+
+def judge_snapshot(matrix: Matrix, profile: Profile, snapshot: Snapshot) -> SystemResult:
+    """Facts, limits, judgement and the report's rendering of one host (raises; call it contained)."""
+    facts = host_facts(snapshot)
+    check_host_limits(facts)
+    gpus = tuple(judge_host(matrix, profile, facts))
+    result = SystemResult(
         host=snapshot.host,
         source=snapshot.source,
         status="ok",
@@ -100,6 +107,28 @@ def evaluate_host_snapshot(matrix: Matrix, profile: Profile, snapshot: Snapshot)
         captured_at=snapshot.captured_at,
         facts=facts,
     )
+    check_renders(result)
+    return result
+
+
+def check_host_limits(facts: HostFacts) -> None:
+    """Raise InputLimitError for a host over the pack's limits on device lists and GPUs."""
+    for what, items in (
+        ("video controllers", facts.video_controllers),
+        ("devices in the DDA survey", facts.pci_survey),
+        ("assignable devices", facts.assignable_devices),
+        ("partitionable GPUs", facts.partitionable_gpus),
+    ):
+        check_count(what, len(items or ()), MAX_DEVICES)
+    check_count("GPUs", len(discover_gpus(facts)), MAX_GPUS)
+
+
+def check_renders(result: SystemResult) -> None:
+    """Render the system's part of the report as strict JSON, so that a failure is this system's."""
+    from eflowgpu.report.model import system_dict
+    from eflowgpu.report.write import dumps_strict
+
+    dumps_strict(system_dict(result))
 
 
 def evaluate_host_files(matrix: Matrix, profile: Profile, paths: Iterable[Path | str]) -> list[SystemResult]:
@@ -109,7 +138,7 @@ def evaluate_host_files(matrix: Matrix, profile: Profile, paths: Iterable[Path |
 
 def error_result(host: str, source: str, reason: str) -> SystemResult:
     """A system that could not be evaluated, with its one-line reason."""
-    return SystemResult(host=host, source=source, status="error", error=" ".join(reason.split()))
+    return SystemResult(host=host, source=source, status="error", error=one_line(reason))
 
 
 def os_summary(matrix: Matrix, facts: HostFacts) -> OsSummary | None:

@@ -211,6 +211,10 @@ def parse_bool(text: str | None) -> bool | None:
     return None
 
 
+MAX_XML_GPUS = 64
+"""``<gpu>`` elements one nvidia-smi document may hold (the pack's limit of GPUs per system)."""
+
+
 def parse_root(xml_text: str) -> Element:
     """The ``<nvidia_smi_log>`` root of ``nvidia-smi -q -x`` output; NvidiaSmiError otherwise.
 
@@ -230,6 +234,9 @@ def parse_root(xml_text: str) -> Element:
         raise NvidiaSmiError(f"not valid nvidia-smi XML: {detail}") from exc
     if root.tag != "nvidia_smi_log":
         raise NvidiaSmiError(f"not nvidia-smi XML: the root element is <{str(root.tag)[:40]}>")
+    count = sum(1 for child in root if child.tag == "gpu")
+    if count > MAX_XML_GPUS:
+        raise NvidiaSmiError(f"{count} <gpu> elements, over the limit of {MAX_XML_GPUS}")
     return root
 
 

@@ -8,6 +8,8 @@ format and shape, and never executed or interpolated into a command. Problems ra
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,15 +67,56 @@ def label_from_path(path: Path | str) -> str:
 
 def read_snapshot(path: Path | str, expected_format: str) -> Snapshot:
     """Read and validate a snapshot file; raise SnapshotError with a one-line reason."""
-    file = Path(path)
+    return parse_snapshot(read_limited(Path(path)), expected_format, source=str(path))
+
+
+def read_limited(file: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file, at most ``limit``; SnapshotError for anything else.
+
+    A FIFO, a device, a socket or a folder is refused from its ``stat`` before it is opened, and the
+    file is opened non-blocking and checked again, so a FIFO swapped in meanwhile cannot hang the
+    run; a dangling link says so.
+    """
     try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SnapshotError(f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit for a snapshot")
-        raw = file.read_bytes()
+        info = file.stat()
+    except FileNotFoundError:
+        if file.is_symlink():
+            raise SnapshotError("a dangling symbolic link: its target does not exist") from None
+        raise SnapshotError("cannot read the file: no such file") from None
     except OSError as exc:
         raise SnapshotError(f"cannot read the file: {exc.strerror or exc}") from exc
-    return parse_snapshot(raw, expected_format, source=str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise SnapshotError(f"not a regular file but {_file_kind(info.st_mode)}")
+    if info.st_size > limit:
+        raise SnapshotError(f"file is {info.st_size} bytes, over the {limit} byte limit for a snapshot")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(file, flags)
+    except OSError as exc:
+        raise SnapshotError(f"cannot read the file: {exc.strerror or exc}") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SnapshotError(f"not a regular file but {_file_kind(os.fstat(fd).st_mode)}")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(limit + 1)
+    except OSError as exc:
+        raise SnapshotError(f"cannot read the file: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise SnapshotError(f"file is over the {limit} byte limit for a snapshot")
+    return raw
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def parse_snapshot(raw: bytes | str, expected_format: str, *, source: str = "<memory>") -> Snapshot:
@@ -160,12 +203,16 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def snapshot_files(paths: Iterable[Path | str]) -> list[Path]:
-    """Expand files and folders (their ``*.json``, sorted) into the list of snapshot files."""
+    """Expand files and folders (their ``*.json``, sorted) into the list of snapshot files.
+
+    Every ``*.json`` entry of a folder that is not itself a folder is listed, also a FIFO, a device,
+    a dangling link or an unreadable file: reading it makes it an ``error`` system, never a silent skip.
+    """
     files: list[Path] = []
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.json") if p.is_file()))
+            files.extend(sorted(p for p in path.glob("*.json") if not p.is_dir()))
         else:
             files.append(path)
     return files

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from eflowgpu.contain import contained
 from eflowgpu.fleet.model import Benchmark, FleetSystem, GpuEntry, InputError, OsInfo
 from eflowgpu.report.labels import as_mapping, as_mappings
 
@@ -74,6 +75,8 @@ def read_json_limited(path: Path, max_bytes: int = MAX_REPORT_BYTES) -> Any:
         raise ReportError(f"not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
     except RecursionError:
         raise ReportError("not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer over Python's digit limit
+        raise ReportError(f"not readable JSON ({' '.join(str(exc).split())[:120]})") from None
 
 
 def is_bundle(path: Path) -> bool:
@@ -94,11 +97,11 @@ def parse_timestamp(value: object) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(UTC)
+    except (ValueError, OverflowError):  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
 
 
 def _str(value: object) -> str | None:
@@ -189,7 +192,21 @@ def _system(
 def load_report(
     path: Path, max_bytes: int = MAX_REPORT_BYTES
 ) -> tuple[LoadedReport | None, list[InputError]]:
-    """Read one report: the report (or None) and the input errors (the whole file, or bad systems)."""
+    """Read one report: the report (or None) and the input errors (the whole file, or bad systems).
+
+    Never raises: whatever goes wrong with one file (an internal error included, said as such) is
+    an input error of that file, and the fleet goes on with the others.
+    """
+    return contained(
+        "reading this report",
+        lambda: _load_report(path, max_bytes),
+        lambda reason: (None, [InputError(str(path), reason)]),
+        source=str(path),
+        evidence="the report file",
+    )
+
+
+def _load_report(path: Path, max_bytes: int) -> tuple[LoadedReport | None, list[InputError]]:
     where = str(path)
     try:
         document = read_json_limited(path, max_bytes) if not is_bundle(path) else bundled_report(path)

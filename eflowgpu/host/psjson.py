@@ -62,17 +62,29 @@ def one(value: Any) -> PsObject | None:
     return found[0] if found else None
 
 
+MAX_INT = 2**64
+"""Largest magnitude of an integer a probe may print (CIM's widest type is uint64)."""
+
+
 def to_int(value: Any) -> int | None:
-    """An integer from a number or a numeric string (``"412316860416"``); None otherwise."""
+    """An integer from a number or a numeric string (``"412316860416"``); None otherwise.
+
+    Raises:
+        PsJsonError: a number beyond what any CIM property holds (bad input, not a defect).
+    """
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float):
-        return int(value) if value.is_integer() else None
+        if not value.is_integer():
+            return None
+        value = int(value)
+    if isinstance(value, int):
+        if abs(value) > MAX_INT:
+            raise PsJsonError(f"a number out of range ({len(str(abs(value)))} digits)")
+        return value
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"-?\d{1,30}", text):
+        if re.fullmatch(r"-?[0-9]{1,20}", text) and abs(int(text)) <= MAX_INT:
             return int(text)
         if re.fullmatch(r"0[xX][0-9a-fA-F]{1,16}", text):
             return int(text, 16)

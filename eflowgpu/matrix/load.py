@@ -9,6 +9,7 @@ DDA, GPU-PV, got 'DD'``.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -90,6 +91,8 @@ class _Node:
             raise self.error(key, f"expected {_names(kinds)}, got a boolean")
         if value is not None and not isinstance(value, kinds):
             raise self.error(key, f"expected {_names(kinds)}, got {_kind(value)}")
+        if isinstance(value, int | float) and not isinstance(value, bool) and not _in_range(value):
+            raise self.error(key, f"the number is out of range (at most {MAX_NUMBER:g} in size)")
         return value
 
     def text(self, key: str, default: str | None = None) -> str | None:
@@ -157,6 +160,16 @@ class _Node:
         ]
 
 
+MAX_NUMBER = 1e15
+"""Largest magnitude of a number in the matrix (builds, MiB, GB/s: all far below)."""
+
+
+def _in_range(value: float) -> bool:
+    if isinstance(value, int):  # math.isfinite would overflow on a huge integer
+        return abs(value) <= MAX_NUMBER
+    return math.isfinite(value) and abs(value) <= MAX_NUMBER
+
+
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
@@ -192,7 +205,8 @@ def load_matrix(path: Path | str) -> Matrix:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise MatrixError(file, None, "", f"not UTF-8 text: {exc}") from exc
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise MatrixError(file, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x})") from exc
     data = load_yaml(text, file)
     if data is None:
         raise MatrixError(file, 1, "", "the matrix is empty")
@@ -284,7 +298,7 @@ def _catalog_gpu(key: str, node: _Node, brands: dict[str, Brand]) -> CatalogGpu:
         raise node.error("brand", f"{brand!r} is not a defined brand ({', '.join(brands)})")
     pci = node.child("pci")
     pci.check_keys({"device"}, {"vendor", "subsystem"})
-    vendor = (pci.text("vendor") or brands[brand].vendors[0]).upper()
+    vendor = (pci.text("vendor") or next(iter(brands[brand].vendors), "")).upper()
     if not _PCI_HEX.match(vendor):
         raise pci.error("vendor", f"{vendor!r} is not a 4-digit hex PCI vendor id")
     devices = tuple(d.upper() for d in pci.strings("device", pattern=_PCI_HEX))
@@ -390,7 +404,7 @@ def _eflow_defects(root: _Node, gpus: dict[str, CatalogGpu]) -> tuple[EflowDefec
 def _cuda(node: _Node, key: str) -> tuple[int, int]:
     text = str(node.get(key, (str, float)))
     major, _, minor = text.partition(".")
-    if not major.isdigit() or not minor.isdigit():
+    if not (major.isascii() and major.isdigit() and minor.isascii() and minor.isdigit()):
         raise node.error(key, f"expected a CUDA version like '12.0', got {text!r}")
     return int(major), int(minor)
 
@@ -434,7 +448,7 @@ def _vm(node: _Node) -> VmRequirements:
                 CudaDriver(_cuda(item, "cuda"), _parse(item, "linux", DriverVersion.parse), windows)
             )
     tolerance = node.get("memory_tolerance", (int, float), 0.88)
-    if not 0 < tolerance <= 1:
+    if tolerance is None or not 0 < tolerance <= 1:
         raise node.error("memory_tolerance", "expected a fraction between 0 and 1")
     memory = node.get("min_memory_mib", int)
     if memory is None or memory < 0:

@@ -42,6 +42,11 @@ def _make_loader(path: Path) -> type[yaml.SafeLoader]:
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    kind = "a sequence" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+                    raise MatrixError(
+                        path, key_node.start_mark.line + 1, "", f"keys must be strings, not {kind}"
+                    )
                 key = self.construct_object(key_node, deep=True)
                 line = key_node.start_mark.line + 1
                 if key in seen:
@@ -82,5 +87,29 @@ def load_yaml(text: str, path: Path) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise MatrixError(path, line, "", f"not valid YAML: {exc.problem or exc}") from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at a character offset
+        line = text.count("\n", 0, exc.position) + 1
+        raise MatrixError(
+            path, line, "", f"not valid YAML: {exc.reason} (character {exc.character!r})"
+        ) from exc
     except yaml.YAMLError as exc:
-        raise MatrixError(path, None, "", f"not valid YAML: {exc}") from exc
+        raise MatrixError(path, None, "", f"not valid YAML: {' '.join(str(exc).split())}") from exc
+    except RecursionError as exc:
+        raise MatrixError(path, _deepest_line(text), "", "nested too deeply to be a support matrix") from exc
+
+
+def _deepest_line(text: str) -> int:
+    """The line where the nesting (indentation and open brackets) is deepest: where to look."""
+    depth, best, best_line = 0, -1, 1
+    for number, line in enumerate(text.splitlines(), 1):
+        indent = (len(line) - len(line.lstrip(" "))) // 2
+        deepest = depth
+        for ch in line:
+            if ch in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+        if deepest + indent > best:
+            best, best_line = deepest + indent, number
+    return best_line

@@ -13,6 +13,7 @@ from eflowgpu.criteria import Criterion, Status, Verdict
 from eflowgpu.evaluate import SystemResult
 from eflowgpu.report.testreports import warning_properties, warning_text
 from eflowgpu.rules import GpuResult
+from eflowgpu.textsafe import neutral
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -37,8 +38,10 @@ class HostCase:
     def __repr__(self) -> str:
         """How pytest and Allure show the parameter: system / GPU / criterion."""
         if self.gpu is None or self.criterion is None:
-            return f"{self.system.host} / {'snapshot' if self.system.status == 'error' else 'no GPU'}"
-        return f"{self.system.host} / {self.gpu.name} / {self.criterion.id}"
+            return neutral(
+                f"{self.system.host} / {'snapshot' if self.system.status == 'error' else 'no GPU'}"
+            )
+        return neutral(f"{self.system.host} / {self.gpu.name} / {self.criterion.id}")
 
     def properties(self) -> list[tuple[str, str]]:
         """JUnit properties of the test."""
@@ -52,7 +55,7 @@ class HostCase:
                 ("status", self.criterion.status.value),
                 *warning_properties(self.criterion),
             ]
-        return props
+        return [(name, neutral(value)) for name, value in props]
 
     def parameters(self) -> list[tuple[str, str]]:
         """Allure parameters: system, GPU, passthrough, criterion."""
@@ -83,7 +86,7 @@ class HostCase:
     def ready(self) -> None:
         """Set-up: an unreadable snapshot raises :class:`SnapshotUnusable` (JUnit error, Allure broken)."""
         if self.system.status == "error":
-            raise SnapshotUnusable(f"{self.system.source}: {self.system.error}")
+            raise SnapshotUnusable(neutral(f"{self.system.source}: {self.system.error}"))
 
     def marker_names(self) -> tuple[str, ...]:
         """The selection markers of the test: passthrough type, required or recommended."""
@@ -97,28 +100,33 @@ class HostCase:
         self.ready()
         if self.gpu is None or self.criterion is None:
             if not self.system.gpus:
-                pytest.skip(f"{self.system.host}: no GPU found on this host")
+                pytest.skip(neutral(f"{self.system.host}: no GPU found on this host"))
             return  # the snapshot was read and evaluated
         crit = self.criterion
         where = f"{self.system.host} / {self.gpu.name} / {crit.id}"
         if self.gpu.verdict is Verdict.UNSUPPORTED:
-            pytest.skip(f"{where}: unsupported GPU: {crit.message()}")
+            pytest.skip(neutral(f"{where}: unsupported GPU: {crit.message()}"))
         check_criterion(where, crit)
 
 
 def check_criterion(where: str, crit: Criterion) -> None:
-    """Fail, warn or skip as ``crit`` says (the same for host and VM criteria)."""
+    """Fail, warn or skip as ``crit`` says (the same for host and VM criteria).
+
+    The messages hold snapshot text: they are printed neutralised (no control characters, no CI
+    workflow commands), see :func:`~eflowgpu.textsafe.neutral`.
+    """
     if crit.status is Status.FAIL:
-        pytest.fail(f"{where}: {crit.message()}", pytrace=False)
-    if crit.status is Status.WAIVED and crit.waiver is not None:  # issue 13: never shown as a pass
+        pytest.fail(neutral(f"{where}: {crit.message()}"), pytrace=False)
+    if crit.status is Status.WAIVED and crit.waiver is not None:  # never shown as a pass
+        waiver = crit.waiver
         pytest.xfail(
-            f"{where} waived by {crit.waiver.id} (approved by {crit.waiver.approved_by}): {crit.message()}"
+            neutral(f"{where} waived by {waiver.id} (approved by {waiver.approved_by}): {crit.message()}")
         )
     if crit.status in (Status.UNKNOWN, Status.SKIP):
-        pytest.skip(f"{where} {crit.status.value}: {crit.message()}")
+        pytest.skip(neutral(f"{where} {crit.status.value}: {crit.message()}"))
     if crit.status is Status.WARN:
-        print(warning_text(where, crit))  # JUnit's system-out (junit_logging = system-out)
-        warnings.warn(EligibilityWarning(f"{where}: {crit.message()}"), stacklevel=2)
+        print(neutral(warning_text(where, crit)))  # JUnit's system-out (junit_logging = system-out)
+        warnings.warn(EligibilityWarning(neutral(f"{where}: {crit.message()}")), stacklevel=2)
 
 
 def passthrough_markers(passthrough: str | None) -> tuple[str, ...]:

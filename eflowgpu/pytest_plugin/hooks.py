@@ -15,6 +15,7 @@ from eflowgpu.pytest_plugin.allurelib import allure, allure_on
 from eflowgpu.pytest_plugin.benchcases import BenchCase, bench_cases
 from eflowgpu.pytest_plugin.cases import gpu_stem, host_cases, passthrough_markers, system_bases, system_cases
 from eflowgpu.pytest_plugin.fixtures import TARGET, PackFixtures
+from eflowgpu.pytest_plugin.guard import guard_run
 from eflowgpu.pytest_plugin.items import CaseItem, case_arg, function_area, in_area, make_items
 from eflowgpu.pytest_plugin.options import add_options, is_active
 from eflowgpu.pytest_plugin.rootdir import rechoose_rootdir
@@ -24,6 +25,7 @@ from eflowgpu.pytest_plugin.sources import forget_run
 from eflowgpu.pytest_plugin.vmcases import vm_cases
 from eflowgpu.report.console import summary_lines
 from eflowgpu.report.testreports import allure_warning, coverage
+from eflowgpu.textsafe import neutral
 
 MARKERS = (
     "area(name): the area of the pack a suite function checks (windows-release, host-platform, "
@@ -59,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     _testpaths_from_anywhere(config)
+    guard_run(config)  # a report folder that cannot be written is a usage error; SIGTERM writes reports
     session = PackSession(config)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "eflowgpu-session")  # collects figures and site outcomes
@@ -207,9 +210,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if not isinstance(item, CaseItem) or not allure_on(item.config):
         return
     label = item.config.stash[SESSION_KEY].allure_label  # one MarkDecorator: pytest.mark's lookup is slow
-    item.own_markers.extend(label(value, label_type=kind).mark for kind, value in item.case.allure_labels())
+    labels = item.case.allure_labels()
+    item.own_markers.extend(label(neutral(value), label_type=kind).mark for kind, value in labels)
     for name, value in item.case.parameters():
-        allure.dynamic.parameter(name, value)
+        allure.dynamic.parameter(name, neutral(value))  # snapshot text: never crashes Allure's writer
 
 
 def pytest_runtest_call(item: pytest.Item) -> None:

@@ -29,6 +29,7 @@ from eflowgpu.matrix import Matrix, Profile, load_matrix
 from eflowgpu.pytest_plugin import sources as src
 from eflowgpu.pytest_plugin.benchcases import PROPERTY as BENCH_PROPERTY
 from eflowgpu.pytest_plugin.benchcases import GpuContext
+from eflowgpu.pytest_plugin.crashed import crashed_benchmark_entry
 from eflowgpu.pytest_plugin.options import level_of, report_dir_of
 from eflowgpu.pytest_plugin.sitechecks import PROPERTY as SITE_PROPERTY
 from eflowgpu.pytest_plugin.sitechecks import SiteOutcome, with_site_criteria
@@ -235,6 +236,9 @@ class PackSession:
                 self.benchmarks[src.bench_key(entry)] = entry
             elif name == SITE_PROPERTY and isinstance(value, str) and report.when == "teardown":
                 self.site_outcomes.append(SiteOutcome.from_json(value))
+        crashed = crashed_benchmark_entry(report, self.matrix, self.live_gpus, self.level)
+        if crashed is not None:  # a killed worker's benchmark is an explicit crashed entry
+            self.benchmarks.setdefault(src.bench_key(crashed), crashed)
 
     def live_record(self) -> VmRecord | None:
         """The record of the machine the suite runs on (the live VM), if this run examined it."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from eflowgpu.criteria import Criterion
 from eflowgpu.evaluate import SystemResult
 from eflowgpu.pytest_plugin.cases import SnapshotUnusable, check_criterion, passthrough_markers, slug
+from eflowgpu.textsafe import neutral
 from eflowgpu.vm.evaluate import VmJudgement, VmRecord
 
 
@@ -23,12 +24,12 @@ class VmCase:
     def __repr__(self) -> str:
         """How pytest and Allure show the case: system / VM / criterion."""
         what = self.criterion.id if self.criterion else "snapshot"
-        return f"{self.system.host} / {self.record.label} / {what}"
+        return neutral(f"{self.system.host} / {self.record.label} / {what}")
 
     def ready(self) -> None:
         """Set-up: an unreadable VM snapshot raises :class:`SnapshotUnusable` (JUnit error, Allure broken)."""
         if self.record.error is not None:
-            raise SnapshotUnusable(f"{self.record.source}: {self.record.error}")
+            raise SnapshotUnusable(neutral(f"{self.record.source}: {self.record.error}"))
 
     def marker_names(self) -> tuple[str, ...]:
         """The selection markers of the test: passthrough seen in the VM, required or recommended."""
@@ -50,7 +51,7 @@ class VmCase:
         props = [("system", self.system.host), ("vm", self.record.label), ("source", self.record.source)]
         if self.criterion is not None:
             props += [("criterion", self.criterion.id), ("status", self.criterion.status.value)]
-        return props
+        return [(name, neutral(value)) for name, value in props]
 
     def parameters(self) -> list[tuple[str, str]]:
         """Allure parameters: system, VM, passthrough, criterion."""

@@ -2,6 +2,8 @@
 failure (host criteria, in-VM criteria, benchmarks) with its detail and what to do, one line each.
 
 Built from the ``compat-report.json`` document itself, so the terminal says what the report says.
+Every line is printed through :func:`~eflowgpu.textsafe.neutral`: no control character or CI
+workflow command reaches the terminal or the CI log from a snapshot.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from eflowgpu.criteria import Criterion, Status
+from eflowgpu.textsafe import neutral
 
 _PASSING = ("eligible", "eligible-with-warnings")
 
@@ -41,7 +44,7 @@ def summary_lines(report: Mapping[str, Any], *, strict: bool = False, limit: int
             if rejected
             else "--strict: every system is eligible"
         )
-    return lines
+    return [neutral(line) for line in lines]
 
 
 def _counts(counter: Counter[str]) -> str:

@@ -41,7 +41,7 @@ _TABLE_COLUMNS = ("System", "Host", "GPU", "Model", "Passthrough", "Verdict", "F
 # spaces so that a value never leaves its table cell, list item or heading.
 _ESCAPES: Mapping[int, str] = MappingProxyType(
     {
-        **dict.fromkeys((*range(0x00, 0x20), 0x7F, 0x85, 0x2028, 0x2029), " "),
+        **dict.fromkeys((*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029), " "),
         ord("&"): "&amp;",
         ord("<"): "&lt;",
         ord(">"): "&gt;",

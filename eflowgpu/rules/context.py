@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -130,3 +131,42 @@ def build_in_range(rule: WindowsRule, build: WindowsBuild) -> bool | None:
     if rule.min_build is None:
         return True
     return build.meets(rule.min_build)
+
+
+# PowerShell's tokenizer (CharExtensions.IsSingleQuote / IsDoubleQuote) treats all of these as quote
+# characters: ' and the typographic single quotes U+2018-U+201B; " and U+201C-U+201E.
+POWERSHELL_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+POWERSHELL_DOUBLE_QUOTES = '"\u201c\u201d\u201e'
+_PLAIN_ARGUMENT = re.compile(r"^[A-Za-z0-9 .()+/,:#_-]+$")
+_UNQUOTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+MAX_QUOTED = 256
+"""Longest text the pack quotes into a command for a person to paste."""
+
+
+def powershell_quote(text: str) -> str | None:
+    """``text`` as one PowerShell string argument that evaluates to exactly ``text``, or None.
+
+    Plain ASCII names (letters, digits, space, ``. ( ) + / , : # _ -``) are double-quoted, as
+    Microsoft's examples write them. Anything else is single-quoted, where PowerShell expands
+    nothing (no ``$``, no backtick escapes), with every one of PowerShell's single-quote characters
+    (``'`` and U+2018-U+201B) doubled, which is how PowerShell itself escapes them. None (refuse to
+    quote) for text that no quoting makes safe to paste: empty or over :data:`MAX_QUOTED`
+    characters, or holding a control character, a line or paragraph separator or a lone surrogate.
+    See :func:`why_unquotable`.
+    """
+    if why_unquotable(text) is not None:
+        return None
+    if _PLAIN_ARGUMENT.match(text):
+        return f'"{text}"'
+    return "'" + "".join(ch * 2 if ch in POWERSHELL_SINGLE_QUOTES else ch for ch in text) + "'"
+
+
+def why_unquotable(text: str) -> str | None:
+    """Why :func:`powershell_quote` refuses ``text`` (one line), or None when it quotes it."""
+    if not text.strip():
+        return "the name is empty"
+    if len(text) > MAX_QUOTED:
+        return f"the name is over {MAX_QUOTED} characters"
+    if _UNQUOTABLE.search(text):
+        return "the name holds control or line-break characters, which a pasted command would run as input"
+    return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ from eflowgpu.host.gpus import HostGpu, discover_gpus
 from eflowgpu.identity import GpuIdentity, identify
 from eflowgpu.matrix import Matrix, Passthrough, Profile
 from eflowgpu.rules import device, platform
-from eflowgpu.rules.context import RuleContext
+from eflowgpu.rules.context import RuleContext, powershell_quote, why_unquotable
 
 HOST_RULES: tuple[Callable[[RuleContext], Criterion], ...] = (
     device.gpu_supported,
@@ -43,7 +42,6 @@ HOST_RULES: tuple[Callable[[RuleContext], Criterion], ...] = (
 
 EFLOW_TYPE = {"DDA": "DirectDeviceAssignment", "GPU-PV": "ParaVirtualization"}
 _DEPLOYABLE = {Verdict.ELIGIBLE, Verdict.ELIGIBLE_WITH_WARNINGS, Verdict.INCOMPLETE}
-_PLAIN_NAME = re.compile(r"^[\w .()+/,:#-]+$")
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ def judge_gpu(matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu) 
         model=identity.model.key if identity.model else None,
         brand=identity.brand.key if identity.brand else None,
         passthrough=passthrough,
-        passthrough_reason=_passthrough_reason(ctx),
+        passthrough_reason=_with_hint_refusal(_passthrough_reason(ctx), name),
         verdict=verdict,
         criteria=criteria,
         deploy_hint=deploy_hint(passthrough, name) if passthrough and verdict in _DEPLOYABLE else None,
@@ -116,14 +114,24 @@ def judge_gpu(matrix: Matrix, profile: Profile, facts: HostFacts, gpu: HostGpu) 
     )
 
 
-def deploy_hint(passthrough: Passthrough, gpu_name: str) -> str:
-    """The ``Deploy-Eflow`` command that gives the EFLOW VM this GPU.
+def deploy_hint(passthrough: Passthrough, gpu_name: str) -> str | None:
+    """The ``Deploy-Eflow`` command that gives the EFLOW VM this GPU, or None.
 
-    The name is quoted for PowerShell: double quotes for plain names (as Microsoft's examples write
-    them), single quotes with ``'`` doubled when the name holds anything PowerShell would expand.
+    The name is quoted by PowerShell's own rules (:func:`~eflowgpu.rules.context.powershell_quote`);
+    a name no quoting makes safe to paste gets no hint (None).
     """
-    quoted = f'"{gpu_name}"' if _PLAIN_NAME.match(gpu_name) else "'" + gpu_name.replace("'", "''") + "'"
+    quoted = powershell_quote(gpu_name)
+    if quoted is None:
+        return None
     return f"Deploy-Eflow -gpuPassthroughType {EFLOW_TYPE[passthrough]} -gpuName {quoted} -gpuCount 1"
+
+
+def _with_hint_refusal(reason: str | None, name: str) -> str | None:
+    """``reason``, with why no ``Deploy-Eflow`` hint is given when the name cannot be quoted."""
+    why = why_unquotable(name)
+    if reason is None or why is None:
+        return reason
+    return f"{reason}. No Deploy-Eflow command is printed for this GPU: {why}"
 
 
 def _passthrough_reason(ctx: RuleContext) -> str | None:

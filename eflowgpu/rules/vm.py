@@ -7,6 +7,7 @@ comparison. GPU criteria skip with the reason when no GPU reaches the VM.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -217,11 +218,18 @@ def vm_driver(ctx: VmContext) -> Criterion:
     )
 
 
+_DIGITS = re.compile("[0-9]{1,6}")
+
+
 def _cuda(text: str | None) -> tuple[int, int] | None:
     if not text:
         return None
     major, _, minor = text.strip().partition(".")
-    return (int(major), int(minor or 0)) if major.isdigit() and (minor or "0").isdigit() else None
+    return (
+        (int(major), int(minor or 0))
+        if _DIGITS.fullmatch(major) and _DIGITS.fullmatch(minor or "0")
+        else None
+    )
 
 
 def _build(ctx: VmContext) -> str:

@@ -2,20 +2,20 @@
 
 A host snapshot and a VM snapshot of the same system end up in one system entry: the VM's
 ``host`` field (or a VM label of the form ``<host>-EFLOW``) names the Windows host. A VM snapshot
-that cannot be read becomes an error for that VM only.
+that cannot be read becomes an error for that VM only. Reading, observing, judging and rendering a
+VM run inside the same containment as a host's (:func:`eflowgpu.contain.contained`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eflowgpu.contain import MAX_GPUS, MAX_PCI_FUNCTIONS, check_count, contained, one_line
 from eflowgpu.criteria import Criterion
-from eflowgpu.errors import SnapshotError
 from eflowgpu.evaluate import SystemResult
 from eflowgpu.matrix import Matrix
 from eflowgpu.rules.vm import VmExpectation, judge_vm
@@ -23,7 +23,6 @@ from eflowgpu.snapshot import VM_FORMAT, Snapshot, label_from_path, read_snapsho
 from eflowgpu.vm.facts import VmFacts, vm_facts
 from eflowgpu.vm.observe import ObservedGpu, VmObservation, VmPassthrough, observe
 
-log = logging.getLogger(__name__)
 EFLOW_SUFFIX = "-EFLOW"
 
 
@@ -57,47 +56,80 @@ class VmJudgement:
 
 def read_vm_file(matrix: Matrix, path: Path | str) -> VmRecord:
     """Read and observe one VM snapshot file; problems become an error record."""
-    try:
-        snapshot = read_snapshot(path, VM_FORMAT)
-    except SnapshotError as exc:
-        return VmRecord(str(path), label_from_path(path), None, error=str(exc))
-    return read_vm_snapshot(matrix, snapshot)
+    source = str(path)
+    read: Snapshot | VmRecord = contained(
+        "reading this VM snapshot",
+        lambda: read_snapshot(path, VM_FORMAT),
+        lambda reason: VmRecord(source, label_from_path(path), None, error=reason),
+        source=source,
+    )
+    return read if isinstance(read, VmRecord) else read_vm_snapshot(matrix, read)
 
 
 def read_vm_data(matrix: Matrix, data: Mapping[str, Any], source: str) -> VmRecord:
     """Observe a VM snapshot already in memory (the live collector's)."""
-    try:
-        snapshot = snapshot_from_data(dict(data), VM_FORMAT, source=source)
-    except SnapshotError as exc:
-        return VmRecord(source, label_from_path(source), None, error=str(exc))
-    return read_vm_snapshot(matrix, snapshot)
+    read: Snapshot | VmRecord = contained(
+        "reading this VM snapshot",
+        lambda: snapshot_from_data(dict(data), VM_FORMAT, source=source),
+        lambda reason: VmRecord(source, label_from_path(source), None, error=reason),
+        source=source,
+    )
+    return read if isinstance(read, VmRecord) else read_vm_snapshot(matrix, read)
 
 
 def read_vm_snapshot(matrix: Matrix, snapshot: Snapshot) -> VmRecord:
     """Observe a validated VM snapshot; a failure inside becomes an error record."""
-    try:
-        facts = vm_facts(snapshot)
-        seen = observe(matrix, facts)
-    except Exception as exc:  # a bug must not lose the other systems
-        log.exception("evaluating %s failed", snapshot.source)
-        return VmRecord(
-            snapshot.source,
-            snapshot.host,
-            None,
-            error=f"the pack failed while evaluating this VM snapshot ({type(exc).__name__}: {exc})",
-        )
+    return contained(
+        "reading this VM snapshot",
+        lambda: observe_snapshot(matrix, snapshot),
+        lambda reason: VmRecord(snapshot.source, snapshot.host, None, error=reason),
+        source=snapshot.source,
+    )
+
+
+def observe_snapshot(matrix: Matrix, snapshot: Snapshot) -> VmRecord:
+    """Facts, limits and observation of one VM snapshot (raises; call it contained)."""
+    facts = vm_facts(snapshot)
+    check_count("PCI functions", len(facts.pci_functions or ()), MAX_PCI_FUNCTIONS)
+    check_count("GPUs", len(facts.gpus or ()), MAX_GPUS)
+    check_count("NVIDIA GPU functions", len(facts.nvidia_functions), MAX_GPUS)
+    seen = observe(matrix, facts)
     host = facts.host
     if host is None and facts.vm.upper().endswith(EFLOW_SUFFIX):
         host = facts.vm[: -len(EFLOW_SUFFIX)]
     return VmRecord(snapshot.source, facts.vm, host, facts=facts, seen=seen, captured_at=snapshot.captured_at)
 
 
-def judge_record(matrix: Matrix, record: VmRecord, expected: VmExpectation | None) -> VmJudgement | None:
-    """The VM's criteria against what is expected; None for an unreadable snapshot."""
+def judge_record(matrix: Matrix, record: VmRecord, expected: VmExpectation | None) -> VmJudgement | VmRecord:
+    """The VM's criteria against what is expected, judged and rendered inside the containment.
+
+    An unreadable snapshot's record comes back as it is; a failure while judging or rendering makes
+    the record an error record with its one-line reason.
+    """
     if record.facts is None or record.seen is None:
-        return None
-    criteria = tuple(judge_vm(matrix, record.facts, record.seen, expected))
-    return VmJudgement(record, record.seen.passthrough, criteria, expected.source if expected else None)
+        return record
+    facts, seen = record.facts, record.seen
+
+    def judge() -> VmJudgement | VmRecord:
+        criteria = tuple(judge_vm(matrix, facts, seen, expected))
+        judgement = VmJudgement(record, seen.passthrough, criteria, expected.source if expected else None)
+        check_vm_renders(judgement)
+        return judgement
+
+    return contained(
+        "judging this VM snapshot",
+        judge,
+        lambda reason: dataclasses.replace(record, error=reason, facts=None, seen=None),
+        source=record.source,
+    )
+
+
+def check_vm_renders(judgement: VmJudgement) -> None:
+    """Render the VM's part of the report as strict JSON, so that a failure is this VM's."""
+    from eflowgpu.report.model import vm_dict
+    from eflowgpu.report.write import dumps_strict
+
+    dumps_strict(vm_dict(judgement))
 
 
 def attach_vms(
@@ -113,16 +145,6 @@ def attach_vms(
         key = (record.host or "").casefold()
         position = index.get(key) if key else None
         host_system = result[position] if position is not None else None
-        if record.error is not None and host_system is None:
-            result.append(
-                SystemResult(
-                    host=record.label,
-                    source=record.source,
-                    status="error",
-                    error=" ".join(record.error.split()),
-                )
-            )
-            continue
         expected = None
         if host_system is not None:
             expected = VmExpectation.from_host(host_system.host, host_system.gpus)
@@ -130,18 +152,23 @@ def attach_vms(
             expected = VmExpectation(
                 frozenset({expect_passthrough}), f"--expect-passthrough {expect_passthrough}"
             )
-        judgement = judge_record(matrix, record, expected)
+        judged = judge_record(matrix, record, expected)
         if host_system is not None and position is not None and host_system.vm is None:
-            result[position] = dataclasses.replace(host_system, vm=judgement or record)
-        else:
-            label = record.host or record.label
+            result[position] = dataclasses.replace(host_system, vm=judged)
+        elif isinstance(judged, VmRecord) and judged.error is not None:
             result.append(
                 SystemResult(
-                    host=label,
+                    host=judged.label, source=judged.source, status="error", error=one_line(judged.error)
+                )
+            )
+        else:
+            result.append(
+                SystemResult(
+                    host=record.host or record.label,
                     source=record.source,
                     status="ok",
                     error=None,
-                    vm=judgement or record,
+                    vm=judged,
                     captured_at=record.captured_at,
                 )
             )

@@ -294,12 +294,16 @@ def _toolkit(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def pci_address(text: str) -> tuple[int, ...] | None:
+    """A bus id as numbers (domain, bus, device, function), or None when it is not one."""
+    match = _PCI_ADDRESS.match(text.strip())
+    return tuple(int(g, 16) for g in match.groups()) if match else None
+
+
+_PCI_ADDRESS = re.compile(r"^([0-9a-fA-F]{1,8}):([0-9a-fA-F]{1,4}):([0-9a-fA-F]{1,4})\.([0-7])$")
+
+
 def same_pci_address(a: str, b: str) -> bool:
     """Whether two bus ids name one function: ``00007870:00:00.0`` and ``7870:00:00.0`` do."""
-
-    def parts(text: str) -> tuple[int, ...] | None:
-        match = re.match(r"^([0-9a-fA-F]+):([0-9a-fA-F]+):([0-9a-fA-F]+)\.([0-7])$", text.strip())
-        return tuple(int(g, 16) for g in match.groups()) if match else None
-
-    left, right = parts(a), parts(b)
+    left, right = pci_address(a), pci_address(b)
     return left is not None and left == right

@@ -20,7 +20,7 @@ from typing import Literal
 from eflowgpu.identity import GpuIdentity, identify
 from eflowgpu.matrix import Matrix
 from eflowgpu.pci import PciIdentity
-from eflowgpu.vm.facts import PciFunction, VmFacts, same_pci_address
+from eflowgpu.vm.facts import PciFunction, VmFacts, pci_address
 from eflowgpu.vm.model import VmGpu
 
 VmPassthrough = Literal["DDA", "GPU-PV", "none"]
@@ -105,10 +105,14 @@ def _identify(matrix: Matrix, facts: VmFacts, functions: tuple[PciFunction, ...]
     gpus = list(facts.gpus or ())
     observed = []
     paired: set[str] = set()
+    by_address: dict[tuple[int, ...], PciFunction] = {}
+    for candidate in functions:  # one pass: pairing by bus id stays linear in the input
+        key = pci_address(candidate.address)
+        if key is not None:
+            by_address.setdefault(key, candidate)
     for gpu in gpus:
-        function = next(
-            (f for f in functions if gpu.bus_id and same_pci_address(f.address, gpu.bus_id)), None
-        )
+        bus = pci_address(gpu.bus_id) if gpu.bus_id else None
+        function = by_address.get(bus) if bus is not None else None
         if function is None and len(functions) == 1 and len(gpus) == 1:
             function = functions[0]
         if function is not None:
