@@ -379,9 +379,9 @@ def test_matrix_not_utf8_names_the_line(tmp_path: Path) -> None:
 
 def test_matrix_cuda_version_with_a_superscript_names_the_field(tmp_path: Path) -> None:
     text = (PROJECT / "matrix.yaml").read_text(encoding="utf-8")
-    assert "required_cuda: '12.0'" in text
+    assert "required_cuda: '13.0'" in text
     error = _matrix_error(
-        tmp_path, text.replace("required_cuda: '12.0'", "required_cuda: '1\u00b2.0'").encode()
+        tmp_path, text.replace("required_cuda: '13.0'", "required_cuda: '1\u00b3.0'").encode()
     )
     assert error.field == "vm.required_cuda"
     assert error.line == text[: text.index("required_cuda:")].count("\n") + 1
@@ -465,9 +465,9 @@ def test_a_benchmark_whose_worker_crashed_is_an_explicit_crashed_entry(matrix: M
     crashed = pytest.TestReport(nodeid, location, {}, "failed", message, "???")  # as pytest-xdist builds it
     asked: list[str] = []
 
-    def gpu() -> GpuContext:
+    def gpu() -> list[GpuContext]:
         asked.append("gpu")
-        return GpuContext(None, "none")
+        return [GpuContext(None, "none")]
 
     entry = crashed_benchmark_entry(crashed, matrix, gpu, "quick")
     assert entry is not None

@@ -42,13 +42,9 @@ def _strict(raw: bytes) -> Any:
 
 def _project(root: Path) -> Path:
     """A pack project: matrix, host and VM suites, pytest.ini, the good sample hosts and VMs."""
-    for suite in ("host", "vm"):
-        (root / "suites" / suite).mkdir(parents=True)
+    skipped = shutil.ignore_patterns("__pycache__", "test_benchmarks.py")  # nothing is measured here
+    shutil.copytree(PROJECT / "suites", root / "suites", ignore=skipped)
     shutil.copyfile(PROJECT / "matrix.yaml", root / "matrix.yaml")
-    shutil.copyfile(
-        PROJECT / "suites" / "host" / "test_host_eligibility.py", root / "suites" / "host" / "test_h.py"
-    )
-    shutil.copyfile(PROJECT / "suites" / "vm" / "test_vm.py", root / "suites" / "vm" / "test_vm.py")
     (root / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
     for source, target in ((HOSTS, root / "lab"), (VMS, root / "vms")):
         target.mkdir()
@@ -209,7 +205,7 @@ def _project_with_sleeper(root: Path) -> Path:
 
 def test_sigterm_during_a_run_writes_the_reports(tmp_path: Path, good_run: dict[str, Any]) -> None:
     root = _project_with_sleeper(tmp_path)
-    command = [sys.executable, "-m", "pytest", "-p", "eflowgpu.pytest_plugin", "--report-dir", "out", *ARGS]
+    command = [sys.executable, "-m", "pytest", "--report-dir", "out", *ARGS]
     process = subprocess.Popen(
         command, cwd=root, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -277,8 +273,8 @@ def test_a_disk_that_fills_after_the_json_names_the_files_not_written(tmp_path: 
     _strict((root / "out" / "compat-report.json").read_bytes())
     assert "eflowgpu: could not write out/report.html: No space left on device" in run.stderr
     assert "eflowgpu: could not write out/report.md: No space left on device" in run.stderr
-    assert "report: out/compat-report.json" in run.stdout
-    assert "report: out/report.html" not in run.stdout
+    assert f"report: {root / 'out' / 'compat-report.json'}" in run.stdout  # the absolute path
+    assert "report.html" not in run.stdout.split("EFLOW GPU compatibility")[-1]
 
 
 def test_fleet_over_good_and_bad_reports_lists_the_bad_ones(tmp_path: Path, good_run: dict[str, Any]) -> None:

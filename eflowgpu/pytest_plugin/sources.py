@@ -48,17 +48,35 @@ class Sources:
         """A JSON form (xdist ``workeroutput`` and the workers' hand-over file)."""
         return {
             "mode": self.mode,
-            "files": list(self.files),
+            "files": [_to_wire(f) for f in self.files],
             "note": self.note,
-            "errors": [list(e) for e in self.errors],
+            "errors": [[_to_wire(part) for part in e] for e in self.errors],
             "remote_benchmarks": self.remote_benchmarks,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Sources:
         """The inverse of :meth:`to_json`."""
-        errors = tuple((str(h), str(s), str(r)) for h, s, r in data["errors"])
-        return cls(data["mode"], tuple(data["files"]), data["note"], errors, dict(data["remote_benchmarks"]))
+        errors = tuple((_from_wire(h), _from_wire(s), _from_wire(r)) for h, s, r in data["errors"])
+        files = tuple(_from_wire(f) for f in data["files"])
+        return cls(data["mode"], files, data["note"], errors, dict(data["remote_benchmarks"]))
+
+
+def _to_wire(text: str) -> str | dict[str, str]:
+    """``text`` as JSON and execnet carry it: a file name that is not UTF-8 (lone surrogates, from
+    Python's ``surrogateescape``) travels as its bytes, in hex, so it comes back the same name."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return {"fsbytes": os.fsencode(text).hex()}
+    return text
+
+
+def _from_wire(value: Any) -> str:
+    """The inverse of :func:`_to_wire`."""
+    if isinstance(value, dict):
+        return os.fsdecode(bytes.fromhex(str(value["fsbytes"])))
+    return str(value)
 
 
 NO_HOST = Sources("none", (), "The host suite is not part of this run.")

@@ -17,6 +17,7 @@ from typing import Any
 from eflowgpu.report.html import render_html
 from eflowgpu.report.markdown import render_markdown
 from eflowgpu.report.write import write_json_atomic, write_text_atomic
+from eflowgpu.textsafe import strict_json
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def write_reports(
     A file that cannot be written (disk full, permissions) is named on one line through ``tell``
     (stderr by default) and the others are still attempted. Returns the paths written.
     """
+    report = strict_json(report)  # one readable, strict document for every writer and renderer
     written = []
     path = report_dir / JSON_NAME
     try:
