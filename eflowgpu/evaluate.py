@@ -7,6 +7,7 @@ limits, judgement, rendering its part of the report) runs inside :func:`eflowgpu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,9 +127,9 @@ def check_host_limits(facts: HostFacts) -> None:
 def check_renders(result: SystemResult) -> None:
     """Render the system's part of the report as strict JSON, so that a failure is this system's."""
     from eflowgpu.report.model import system_dict
-    from eflowgpu.report.write import dumps_strict
+    from eflowgpu.textsafe import strict_json
 
-    dumps_strict(system_dict(result))
+    json.dumps(strict_json(system_dict(result)), ensure_ascii=False, allow_nan=False)  # compact: C encoder
 
 
 def evaluate_host_files(matrix: Matrix, profile: Profile, paths: Iterable[Path | str]) -> list[SystemResult]:

@@ -49,10 +49,12 @@ def neutral(value: object, limit: int | None = None) -> str:
     ``##[``/``##vso[`` anywhere (Azure Pipelines logging commands) are broken with ``\\x3a``/``\\x23``.
     With ``limit``, the result is cut to that many characters and ends with ``…``.
     """
-    text = readable(str(value))
-    text = _CONTROL.sub(_control, text)
-    text = _CI_COMMAND.sub(r"\\x23", text)
-    text = _LINE_COMMAND.sub(r"\1\\x3a", text)
+    text = str(value)
+    if not text.isprintable() or "##" in text or text.lstrip().startswith("::"):  # else nothing to do
+        text = readable(text)
+        text = _CONTROL.sub(_control, text)
+        text = _CI_COMMAND.sub(r"\\x23", text)
+        text = _LINE_COMMAND.sub(r"\1\\x3a", text)
     if limit is not None and len(text) > limit:
         text = text[: max(0, limit - 1)] + "…"
     return text

@@ -43,7 +43,7 @@ def write_reports(
     written = []
     path = report_dir / JSON_NAME
     try:
-        write_json_atomic(path, report)
+        write_json_atomic(path, report, made_strict=True)
         written.append(path)
     except OSError as exc:
         tell(f"eflowgpu: could not write {path}: {_reason(exc)}")

@@ -43,11 +43,14 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def dumps_strict(document: Any) -> str:
-    """``document`` as indented strict JSON text (see :func:`~eflowgpu.textsafe.strict_json`)."""
-    return json.dumps(strict_json(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+def dumps_strict(document: Any, *, made_strict: bool = False) -> str:
+    """``document`` as indented strict JSON text (see :func:`~eflowgpu.textsafe.strict_json`);
+    ``made_strict`` says the caller already passed it through ``strict_json``."""
+    strict = document if made_strict else strict_json(document)
+    return json.dumps(strict, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def write_json_atomic(path: Path, document: Mapping[str, Any]) -> None:
-    """Serialise ``document`` as indented, strict UTF-8 JSON and write it atomically."""
-    write_text_atomic(path, dumps_strict(document))
+def write_json_atomic(path: Path, document: Mapping[str, Any], *, made_strict: bool = False) -> None:
+    """Serialise ``document`` as indented, strict UTF-8 JSON and write it atomically (``made_strict``:
+    see :func:`dumps_strict`)."""
+    write_text_atomic(path, dumps_strict(document, made_strict=made_strict))
