@@ -7,6 +7,7 @@ the fleet command) is in ``test_faults.py``; the fuzz campaign is ``test_fuzz_co
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
 import stat
@@ -136,11 +137,21 @@ def test_a_fifo_given_by_name_is_an_error_system(tmp_path: Path, matrix: Matrix)
     assert (result.status, result.error) == ("error", "not a regular file but a FIFO (named pipe)")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_file_is_an_error_system(tmp_path: Path, matrix: Matrix) -> None:
+def test_an_unreadable_file_is_an_error_system(
+    tmp_path: Path, matrix: Matrix, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "secret.json"
     path.write_text("{}", encoding="utf-8")
     path.chmod(0)
+    if os.geteuid() == 0:  # root reads files whatever their mode: the kernel's answer to others, then
+        real_open = os.open
+
+        def refuse(file: object, flags: int, *args: object) -> int:
+            if Path(str(file)) == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+            return real_open(file, flags, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr("eflowgpu.snapshot.os.open", refuse)
     result = evaluate_host_file(matrix, matrix.profile(None), path)
     assert result.error == "cannot read the file: Permission denied"
 
