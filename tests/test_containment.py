@@ -224,10 +224,18 @@ def _nvml(data: dict[str, Any], key: str, value: Any) -> None:
         lambda d: _smi(d, "<cuda_version>12.2</cuda_version>", "<cuda_version>1\u00b2.2</cuda_version>"),
         lambda d: _nvml(d, "memory_total_mib", "15360"),
         lambda d: _nvml(d, "power_draw_w", float("inf")),
+        lambda d: _nvml(d, "power_draw_w", 10**400),  # seed 8 vm#3944: no float holds it
         lambda d: _nvml(d, "pcie", {"gen_max": "3"}),
         lambda d: _smi(d, "</nvidia_smi_log>", "<gpu/>" * 5000 + "</nvidia_smi_log>"),
     ],
-    ids=["cuda-superscript", "nvml-string-memory", "nvml-infinity", "nvml-nested-type", "xml-5000-gpus"],
+    ids=[
+        "cuda-superscript",
+        "nvml-string-memory",
+        "nvml-infinity",
+        "nvml-huge-float-field",
+        "nvml-nested-type",
+        "xml-5000-gpus",
+    ],
 )
 def test_vm_snapshots_from_the_issue_are_judged_or_contained(matrix: Matrix, change: Any) -> None:
     data = _vm(change=change)

@@ -71,7 +71,7 @@ def _checked(value: Any, kind: str, where: str) -> Any:
             return value
         raise ValueError(f"{where} is {_shown(value)}, out of range")
     if base == "float" and isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isfinite(value) and abs(value) <= MAX_INT:
+        if abs(value) <= MAX_INT and math.isfinite(value):  # the range first: a huge int is no float
             return float(value)
         raise ValueError(f"{where} is {_shown(value)}, out of range")
     if base == "bool" and isinstance(value, bool):
