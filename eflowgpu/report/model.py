@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from eflowgpu.criteria import Status, Verdict
+from eflowgpu.criteria import Verdict
 from eflowgpu.evaluate import SystemResult
 from eflowgpu.matrix import Matrix, Profile
+from eflowgpu.report.verdicts import system_verdict
 from eflowgpu.rules import GpuResult
 from eflowgpu.vm.evaluate import VmJudgement, VmRecord
 from eflowgpu.vm.observe import ObservedGpu
@@ -84,67 +85,25 @@ def _vm_gpu(seen: ObservedGpu) -> dict[str, Any]:
     }
 
 
-_BEST_FIRST = (
-    Verdict.ELIGIBLE,
-    Verdict.ELIGIBLE_WITH_WARNINGS,
-    Verdict.INCOMPLETE,
-    Verdict.NOT_ELIGIBLE,
-    Verdict.UNSUPPORTED,
-)
 PASSING_SYSTEM_VERDICTS = frozenset({Verdict.ELIGIBLE.value, Verdict.ELIGIBLE_WITH_WARNINGS.value})
 """The system verdicts a ``--strict`` run accepts."""
 
 
-def _worse(a: Verdict, b: Verdict) -> Verdict:
-    return max(a, b, key=_BEST_FIRST.index)
-
-
-def system_verdict(system: SystemResult) -> str:
-    """The system's overall verdict (contract revision 2): ``error`` for an unreadable snapshot;
-    else its best GPU's verdict (no GPU: ``unsupported``; a VM without host data starts from
-    ``eligible``), downgraded by the VM: a required ``vm.*`` failure to ``not-eligible``, a required
-    unknown to at most ``incomplete``, a warning to at most ``eligible-with-warnings``. A VM whose
-    snapshot could not be read leaves it at most ``incomplete``; a VM alone where no GPU arrived is
-    ``unsupported``."""
-    if system.status == "error":
-        return "error"
-    vm = system.vm
-    judged = vm if isinstance(vm, VmJudgement) else None
-    if system.gpus:
-        verdict = min((g.verdict for g in system.gpus), key=_BEST_FIRST.index)
-    elif judged is not None and system.facts is None and judged.gpus:
-        verdict = Verdict.ELIGIBLE  # a VM snapshot with no host: judged by its VM criteria alone
-    else:
-        verdict = Verdict.UNSUPPORTED
-    if isinstance(vm, VmRecord) and vm.error is not None:
-        return _worse(verdict, Verdict.INCOMPLETE).value
-    for crit in judged.criteria if judged is not None else ():
-        if not crit.id.startswith("vm."):
-            continue
-        if crit.required and crit.status is Status.FAIL:
-            verdict = _worse(verdict, Verdict.NOT_ELIGIBLE)
-        elif crit.required and crit.status is Status.UNKNOWN:
-            verdict = _worse(verdict, Verdict.INCOMPLETE)
-        elif crit.status is Status.WARN:
-            verdict = _worse(verdict, Verdict.ELIGIBLE_WITH_WARNINGS)
-    return verdict.value
-
-
 def failing_systems(systems: Iterable[SystemResult]) -> list[tuple[str, str]]:
     """(host, verdict) of each system a ``--strict`` run rejects."""
-    verdicts = ((s.host, system_verdict(s)) for s in systems)
+    verdicts = ((s.host, str(system_dict(s)["verdict"])) for s in systems)
     return [(host, verdict) for host, verdict in verdicts if verdict not in PASSING_SYSTEM_VERDICTS]
 
 
 def system_dict(system: SystemResult) -> dict[str, Any]:
     """The contract's ``systems[]`` object."""
     os_info = system.os
-    return {
+    entry: dict[str, Any] = {
         "host": system.host,
         "source": system.source,
         "status": system.status,
         "error": system.error,
-        "verdict": system_verdict(system),
+        "verdict": None,  # from the entry itself, by the one rule the renderers also apply
         "os": None
         if os_info is None
         else {
@@ -159,6 +118,8 @@ def system_dict(system: SystemResult) -> dict[str, Any]:
         "collector": system.collector,
         "captured_at": system.captured_at,
     }
+    entry["verdict"] = system_verdict(entry)
+    return entry
 
 
 def build_report(
