@@ -497,3 +497,17 @@ def test_a_benchmark_whose_worker_crashed_is_an_explicit_crashed_entry(matrix: M
     assert crashed_benchmark_entry(passed, matrix, gpu, "quick") is None
     assert crashed_benchmark_entry(host, matrix, gpu, "quick") is None
     assert asked == ["gpu"]  # the run's systems are looked through only for a crashed benchmark
+
+
+def test_a_dangling_link_given_by_name_is_an_error_system_not_a_usage_error(
+    tmp_path: Path, matrix: Matrix
+) -> None:
+    from eflowgpu.pytest_plugin.sources import given_files
+
+    link = tmp_path / "gone.json"
+    link.symlink_to(tmp_path / "nowhere.json")
+    (given,) = given_files("--host-snapshot", [str(link)])
+    result = evaluate_host_file(matrix, matrix.profile(None), given)
+    assert result.status == "error" and result.error
+    with pytest.raises(pytest.UsageError, match="no such file or folder"):
+        given_files("--host-snapshot", [str(tmp_path / "absent.json")])

@@ -89,8 +89,11 @@ def on_windows() -> bool:
 
 
 def given_files(option: str, paths: list[str]) -> tuple[str, ...]:
-    """The snapshot files of ``--host-snapshot`` / ``--vm-snapshot`` PATHs (a usage error if missing)."""
-    missing = [p for p in paths if not Path(p).exists()]
+    """The snapshot files of ``--host-snapshot`` / ``--vm-snapshot`` PATHs (a usage error if missing).
+
+    A dangling link is not missing: it is given, and reading it makes it an ``error`` system.
+    """
+    missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise pytest.UsageError(f"{option}: no such file or folder: {', '.join(missing)}")
     return tuple(str(p) for p in snapshot_files(paths))
